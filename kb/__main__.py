@@ -1,0 +1,5 @@
+"""Run the `kb` command as `python -m kb`."""
+
+from kb.cli import main
+
+raise SystemExit(main())
