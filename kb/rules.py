@@ -146,6 +146,8 @@ PLACEHOLDER = "TODO"
 def _summary_written(catalog: Catalog) -> Iterator[Problem]:
     for record in catalog.records:
         summary = record.entry.summary
+        if summary is None:
+            continue
         if PLACEHOLDER in summary:
             yield record.problem(
                 ("summary",), "the summary is still a placeholder; write 1-3 sentences of your own", "summary-written"

@@ -170,8 +170,12 @@ class Entry(Strict):
     tags: list[Annotated[str, Field(pattern=TAG_PATTERN)]] = Field(
         default_factory=list, description="Free lower-case tags such as `depthwise-separable` or `imagenet`."
     )
-    summary: str = Field(
-        min_length=20, max_length=700, description="One to three sentences in our own words: what it does and why it matters."
+    summary: str | None = Field(
+        default=None,
+        min_length=20,
+        max_length=700,
+        description="One to three sentences in our own words: what it does and why it matters. Imported entries may "
+        "have none yet; the site then asks for one.",
     )
     claims: list[Claim] = Field(default_factory=list, description="Headline numbers the work reports.")
     reference_impl: str | None = Field(
@@ -199,7 +203,9 @@ class Entry(Strict):
 
     @field_validator("summary")
     @classmethod
-    def _sentences(cls, value: str) -> str:
+    def _sentences(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         count = len(_SENTENCE_END.split(value.strip()))
         if count > 3:
             raise ValueError(f"a summary has 1 to 3 sentences, this one has {count}; shorten it")
