@@ -12,9 +12,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kb.catalog import DEFAULT_ROOT, SCHEMA_FILE, load_catalog
+from kb.catalog import DEFAULT_ROOT, SCHEMA_FILE, Catalog, load_catalog
 from kb.schema import entry_json_schema
 from kb.yamlio import write_atomic
+
+PROJECT_ROOT = DEFAULT_ROOT.parent
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -48,6 +50,45 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_clean(root: Path) -> Catalog | None:
+    """The catalog when it has no problems; otherwise print them and return None."""
+    from kb import rules
+
+    vocabulary_root = root if (root / "taxonomy.yaml").exists() else DEFAULT_ROOT
+    catalog, problems = load_catalog(root, vocabulary_root)
+    problems = sorted(problems + rules.check(catalog))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return None if problems else catalog
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from kb import site
+
+    catalog = _load_clean(args.catalog)
+    if catalog is None:
+        return 1
+    site.generate(catalog, args.docs)
+    print(f"generated the pages of {len(catalog.entries)} entries into {args.docs}", file=sys.stderr)
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from kb import site
+
+    catalog = _load_clean(args.catalog)
+    if catalog is None:
+        return 1
+    times = site.build(catalog, args.config, args.site_dir)
+    total = times.generate + times.mkdocs
+    print(
+        f"built {args.site_dir} from {len(catalog.entries)} entries in {total:.1f} s: "
+        f"generation {times.generate:.1f} s ({100 * times.generate / total:.0f}%), mkdocs {times.mkdocs:.1f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _add_catalog_commands(subparsers: argparse._SubParsersAction) -> None:
     validate = subparsers.add_parser(
         "validate", help="check every catalog file and report all problems (writes nothing)"
@@ -62,6 +103,17 @@ def _add_catalog_commands(subparsers: argparse._SubParsersAction) -> None:
     schema.add_argument("--out", type=Path, default=DEFAULT_ROOT / SCHEMA_FILE, help="where to write it")
     schema.add_argument("--check", action="store_true", help="fail when the committed schema is out of date")
     schema.set_defaults(handler=_schema)
+
+    generate = subparsers.add_parser("generate", help="write the generated pages of the site into docs/")
+    generate.add_argument("--catalog", type=Path, default=DEFAULT_ROOT, help="catalog folder")
+    generate.add_argument("--docs", type=Path, default=PROJECT_ROOT / "docs", help="docs folder")
+    generate.set_defaults(handler=_generate)
+
+    build = subparsers.add_parser("build", help="validate, generate the pages and build the site with MkDocs")
+    build.add_argument("--catalog", type=Path, default=DEFAULT_ROOT, help="catalog folder")
+    build.add_argument("--config", type=Path, default=PROJECT_ROOT / "mkdocs.yml", help="MkDocs configuration")
+    build.add_argument("--site-dir", type=Path, default=PROJECT_ROOT / "site", help="output folder")
+    build.set_defaults(handler=_build)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,51 @@
+# Efficient DNN KB. `make help` lists the targets; `make site` and `make test` are all a new user needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv site serve test test-fast lint validate bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(STAMP) ## create .venv with the pinned dependencies
+
+validate: $(STAMP) ## check every catalog file (writes nothing)
+	$(BIN)/kb validate
+
+site: $(STAMP) ## validate the catalog and build the site into site/
+	$(BIN)/kb validate
+	$(BIN)/kb build
+
+serve: $(STAMP) ## generate the pages and serve the site with live reload on http://127.0.0.1:8000
+	$(BIN)/kb generate
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --watch catalog --watch kb
+
+test: $(STAMP) ## run the whole test suite (slow and browser tests included)
+	$(BIN)/kb validate
+	$(BIN)/pytest
+
+test-fast: $(STAMP) ## run the tests that take no more than a few seconds
+	$(BIN)/pytest -m "not slow and not browser"
+
+lint: $(STAMP) ## ruff over the whole project
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check kb reference_impls tests
+
+bench: $(STAMP) ## measure everything that results/ holds (slow; run on a quiet machine)
+	$(BIN)/kb bench
+
+lock: ## re-pin every transitive dependency into constraints.txt from the current .venv
+	$(BIN)/pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+
+clean: ## remove the site, generated pages and build outputs (keeps .venv)
+	rm -rf site build docs/index.md docs/tags.md docs/categories docs/entries docs/impls docs/downloads

@@ -1,0 +1,132 @@
+// The browse page: load the exported catalog JSON, then filter, sort and count entirely in the browser.
+(function () {
+  const root = document.getElementById("kb-table");
+  if (!root || root.dataset.ready) return;
+  root.dataset.ready = "1";
+  const $ = (id) => document.getElementById(id);
+  const base = new URL("../", document.baseURI.replace(/browse\/?$/, "browse/"));
+  let entries = [];
+  let categories = {};
+  let sortKey = "year";
+  let descending = true;
+
+  function text(value) {
+    const span = document.createElement("span");
+    span.textContent = value == null ? "" : String(value);
+    return span;
+  }
+  function anchor(label, href) {
+    const a = document.createElement("a");
+    a.textContent = label;
+    a.href = href;
+    return a;
+  }
+  function matches(e) {
+    const q = $("kb-q").value.trim().toLowerCase();
+    const cat = $("kb-category").value;
+    const venue = $("kb-venue").value;
+    const min = parseInt($("kb-year-min").value, 10);
+    const max = parseInt($("kb-year-max").value, 10);
+    if (cat && !e.categories.includes(cat) && !(e.ancestors || []).includes(cat)) return false;
+    if (venue && e.venue !== venue) return false;
+    if (!Number.isNaN(min) && !(e.year >= min)) return false;
+    if (!Number.isNaN(max) && !(e.year <= max)) return false;
+    if ($("kb-code").checked && !(e.code && e.code.length)) return false;
+    if ($("kb-impl").checked && !e.reference_impl) return false;
+    if (q) {
+      const hay = [e.title, (e.authors || []).join(" "), (e.tags || []).join(" "), e.venue || "", e.id].join(" ").toLowerCase();
+      if (!q.split(/\s+/).every((word) => hay.includes(word))) return false;
+    }
+    return true;
+  }
+  function sortValue(e) {
+    const v = e[sortKey];
+    if (Array.isArray(v)) return v.length ? String(v.length ? v[0].url || v[0] : "") : "";
+    return v == null ? "" : typeof v === "number" ? v : String(v).toLowerCase();
+  }
+  function render() {
+    const shown = entries.filter(matches).sort((a, b) => {
+      const x = sortValue(a), y = sortValue(b);
+      const order = x < y ? -1 : x > y ? 1 : 0;
+      return descending ? -order : order;
+    });
+    const body = root.tBodies[0];
+    body.replaceChildren();
+    for (const e of shown) {
+      const tr = document.createElement("tr");
+      const cells = [
+        anchor(e.title, new URL(`entries/${e.id}/`, base).href),
+        text(e.year || ""),
+        text(e.venue || ""),
+        text(e.categories.map((c) => (categories[c] || c)).join(", ")),
+        e.code && e.code.length ? anchor("code", e.code[0].url) : text(""),
+        e.reference_impl ? anchor(e.reference_impl, new URL(`impls/${e.reference_impl}/`, base).href) : text(""),
+      ];
+      for (const cell of cells) {
+        const td = document.createElement("td");
+        td.appendChild(cell);
+        tr.appendChild(td);
+      }
+      body.appendChild(tr);
+    }
+    $("kb-count").textContent = `${shown.length} of ${entries.length} entries`;
+  }
+  function chart(container, counts) {
+    const max = Math.max(1, ...Object.values(counts));
+    const table = document.createElement("table");
+    table.dataset.sortable = "off";
+    for (const [label, n] of Object.entries(counts)) {
+      const tr = document.createElement("tr");
+      const name = document.createElement("td");
+      name.textContent = label;
+      const bar = document.createElement("td");
+      const fill = document.createElement("span");
+      fill.className = "kb-bar";
+      fill.style.width = `${Math.round((200 * n) / max)}px`;
+      bar.append(fill, text(` ${n}`));
+      tr.append(name, bar);
+      table.appendChild(tr);
+    }
+    container.replaceChildren(table);
+  }
+  function options(select, values) {
+    for (const [value, label] of values) {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = label;
+      select.appendChild(option);
+    }
+  }
+  fetch(new URL("downloads/catalog.json", base))
+    .then((response) => response.json())
+    .then((data) => {
+      entries = data.entries;
+      categories = Object.fromEntries(data.categories.map((c) => [c.id, c.title]));
+      const ancestors = Object.fromEntries(data.categories.map((c) => [c.id, c.parent]));
+      for (const e of entries) {
+        e.ancestors = [];
+        for (const c of e.categories) for (let p = ancestors[c]; p; p = ancestors[p]) e.ancestors.push(p);
+      }
+      options($("kb-category"), data.categories.map((c) => [c.id, c.title]));
+      options($("kb-venue"), [...new Set(entries.map((e) => e.venue).filter(Boolean))].sort().map((v) => [v, v]));
+      const years = {};
+      for (const e of entries) if (e.year) years[e.year] = (years[e.year] || 0) + 1;
+      chart($("kb-chart-year"), Object.fromEntries(Object.entries(years).sort()));
+      const perCategory = {};
+      for (const c of data.categories) perCategory[c.title] = entries.filter((e) => e.categories.includes(c.id) || e.ancestors.includes(c.id)).length;
+      chart($("kb-chart-category"), perCategory);
+      render();
+    })
+    .catch((error) => { $("kb-count").textContent = `Could not load the catalog: ${error}`; });
+  for (const id of ["kb-q", "kb-category", "kb-venue", "kb-year-min", "kb-year-max", "kb-code", "kb-impl"]) {
+    $(id).addEventListener("input", render);
+  }
+  Array.from(root.tHead.rows[0].cells).forEach((th) => {
+    th.classList.add("kb-sortable");
+    th.addEventListener("click", () => {
+      descending = sortKey === th.dataset.key ? !descending : false;
+      sortKey = th.dataset.key;
+      render();
+    });
+  });
+})();
