@@ -184,6 +184,14 @@ class Entry(Strict):
     added: dt.date = Field(description="The day the entry joined the catalog (YYYY-MM-DD).")
     sources: list[Source] = Field(default_factory=list, description="Where the entry came from.")
 
+    @field_validator("arxiv", mode="before")
+    @classmethod
+    def _arxiv_not_number(cls, value: Any) -> Any:
+        if isinstance(value, int | float):
+            # YAML reads 1704.04860 as the number 1704.0486: the trailing zero, and the paper, are lost.
+            raise ValueError(f"YAML read this arXiv id as the number {value!r}; put the id in quotes: arxiv: '1704.04860'")
+        return value
+
     @field_validator("arxiv")
     @classmethod
     def _arxiv(cls, value: str | None) -> str | None:
