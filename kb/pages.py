@@ -34,7 +34,8 @@ def escape(text: str) -> str:
 
 def link(text: str, href: str) -> str:
     """A Markdown link with escaped text; `href` is an http(s) URL checked by the schema or a relative page path."""
-    return f"[{escape(text)}](<{href.replace('>', '%3E').replace(' ', '%20')}>)"
+    safe = href.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+    return f"[{escape(text)}](<{safe}>)"
 
 
 def short_cite(entry: Entry) -> str:

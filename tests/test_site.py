@@ -1,0 +1,97 @@
+"""The site builds with `--strict`, and its HTML says what the catalog says, with catalog text shown as text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from kb import pages
+from kb.catalog import load_catalog
+
+from .conftest import CATALOG, EVIL_TITLE
+
+pytestmark = pytest.mark.slow
+
+
+def soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def heading(tag) -> str:
+    """A heading's text without the permalink sign that the toc extension appends."""
+    for anchor in tag.select("a.headerlink"):
+        anchor.decompose()
+    return tag.get_text(strip=True)
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(CATALOG)[0]
+
+
+def test_every_entry_has_a_page_with_its_title_summary_and_bibtex(built_site: Path, catalog) -> None:
+    for entry in catalog.entries:
+        page = soup(built_site / "entries" / entry.id / "index.html")
+        article = page.select_one("article")
+        assert heading(article.h1) == " ".join(entry.title.split())
+        if entry.summary:
+            assert " ".join(entry.summary.split()) in article.get_text(" ", strip=False).replace("\n", " ")
+        bibtex = article.select_one("h2#cite + div.highlight code").get_text()
+        assert bibtex.lstrip().startswith("@") and f"{{{entry.id}," in bibtex
+        for claim in entry.claims:
+            assert claim.where in article.get_text()
+
+
+def test_category_pages_list_their_entries(built_site: Path, catalog) -> None:
+    for category in catalog.vocabulary.categories:
+        page = soup(built_site / "categories" / category / "index.html")
+        linked = {a["href"].split("/")[-2] for a in page.select("article table a") if "/entries/" in a["href"]}
+        expected = {e.id for e in catalog.in_category(category)}
+        assert expected <= linked | {"evil2020title"}
+        assert linked - {"evil2020title"} == expected
+
+
+def test_home_counts_and_cards(built_site: Path, catalog) -> None:
+    text = soup(built_site / "index.html").select_one("article").get_text(" ")
+    assert f"{len(catalog.entries) + 1} entries" in text  # the evil test entry is in the built catalog too
+    for category in catalog.vocabulary.children(None):
+        assert category.title in text
+
+
+def test_entry_pages_stay_out_of_the_navigation(built_site: Path) -> None:
+    nav = soup(built_site / "index.html").select_one("nav.md-nav--primary")
+    assert nav is not None and "/entries/" not in str(nav)
+
+
+def test_catalog_text_is_escaped(built_site: Path) -> None:
+    page = soup(built_site / "entries" / "evil2020title" / "index.html")
+    article = page.select_one("article")
+    assert heading(article.h1) == EVIL_TITLE
+    assert article.find("script") is None and article.find("img") is None and article.find("b") is None
+    assert "<img src=x onerror=alert(1)>" in article.get_text()
+    assert "Mallory ] Smith" in article.get_text()
+    claims = [td.get_text() for td in article.select("table td")]
+    assert "Accuracy | <i>tricky</i>" in claims
+    # The escaped title stays one cell of the category table.
+    row = next(
+        tr for tr in soup(built_site / "categories" / "pruning" / "index.html").select("article table tr")
+        if "evil2020title" in str(tr)
+    )
+    assert len(row.find_all("td")) == 5 and row.td.get_text() == EVIL_TITLE
+
+
+def test_browse_data_and_api_reference(built_site: Path, catalog) -> None:
+    data = json.loads((built_site / "downloads" / "catalog.json").read_text())
+    assert {e["id"] for e in data["entries"]} == {e.id for e in catalog.entries} | {"evil2020title"}
+    assert len(data["categories"]) == len(catalog.vocabulary.categories)
+    api = soup(built_site / "reference" / "kb" / "index.html").get_text()
+    assert "load_catalog" in api and "normalize_arxiv" in api
+
+
+def test_unknown_citation_fails_generation(catalog) -> None:
+    category = catalog.vocabulary.categories["pruning"]
+    with pytest.raises(pages.GenerationError, match="unknown catalog entry 'nobody2099nothing'"):
+        pages.render_category(catalog, category, "As shown by [@nobody2099nothing].")
