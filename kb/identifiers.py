@@ -78,9 +78,13 @@ _STOPWORDS = frozenset(
 def make_id(authors: list[str], year: int | None, title: str) -> str:
     """The conventional entry id: first author's surname, year, first significant title word.
 
-    `make_id(["Andrew G. Howard"], 2017, "MobileNets: Efficient ...")` is `howard2017mobilenets`.
+    `make_id(["Andrew G. Howard"], 2017, "MobileNets: Efficient ...")` is `howard2017mobilenets`. Without authors
+    (many lists give none) the second significant title word takes the surname's place:
+    `make_id([], 1990, "Optimal Brain Damage")` is `optimal1990brain`.
     """
-    surname = normalize_title(authors[0].split(",")[0].split()[-1] if authors else "anonymous").replace(" ", "")
-    words = normalize_title(title).split()
-    word = next((w for w in words if w not in _STOPWORDS and not w.isdigit()), words[0] if words else "untitled")
-    return f"{surname}{year or ''}{word}"
+    words = [w for w in normalize_title(title).split() if w not in _STOPWORDS and not w.isdigit()]
+    words = words or normalize_title(title).split() or ["untitled"]
+    if authors:
+        surname = normalize_title(authors[0].split(",")[0].split()[-1]).replace(" ", "")
+        return f"{surname}{year or ''}{words[0]}"
+    return f"{words[0]}{year or ''}{words[1] if len(words) > 1 else ''}"

@@ -151,3 +151,7 @@ def test_json_schema_forbids_unknown_keys_and_documents_every_field() -> None:
         if definition.get("type") == "object":
             assert definition["additionalProperties"] is False
             assert all(p.get("description") for p in definition["properties"].values())
+
+
+def test_id_without_authors_uses_two_title_words() -> None:
+    assert make_id([], 1990, "Optimal Brain Damage") == "optimal1990brain"
