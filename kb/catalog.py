@@ -61,9 +61,7 @@ class Catalog:
 
     def in_category(self, category_id: str) -> list[Entry]:
         """Entries filed under `category_id` or any category below it, newest first."""
-        wanted = {category_id} | {
-            c for c in self.vocabulary.categories if category_id in self.vocabulary.ancestors(c)
-        }
+        wanted = {category_id} | {c for c in self.vocabulary.categories if category_id in self.vocabulary.ancestors(c)}
         chosen = [e for e in self.entries if wanted.intersection(e.categories)]
         return sorted(chosen, key=lambda e: (-(e.year or 0), e.title.casefold()))
 
@@ -132,7 +130,9 @@ def _load_list(path: Path, key: str, model: type[BaseModel]) -> tuple[list[Any],
         return [], [Problem(path, 1, key, f"the file must hold a `{key}:` list")]
     loaded, problems = [], []
     for i, item in enumerate(items):
-        item_located = Located(path, item, {loc[2:]: line for loc, line in located.lines.items() if loc[:2] == (key, i)})
+        item_located = Located(
+            path, item, {loc[2:]: line for loc, line in located.lines.items() if loc[:2] == (key, i)}
+        )
         value, found = _validate(model, item_located, None)
         problems += [Problem(p.path, p.line, f"{key}[{i}].{p.field}".rstrip("."), p.message) for p in found]
         if value is not None:
@@ -146,7 +146,10 @@ def load_vocabulary(root: Path) -> tuple[Vocabulary, list[Problem]]:
     venues, venue_problems = _load_list(root / "venues.yaml", "venues", Venue)
     problems += venue_problems
     vocabulary = Vocabulary({c.id: c for c in categories}, {v.id: v for v in venues})
-    for name, items, count in (("categories", categories, len(vocabulary.categories)), ("venues", venues, len(vocabulary.venues))):
+    for name, items, count in (
+        ("categories", categories, len(vocabulary.categories)),
+        ("venues", venues, len(vocabulary.venues)),
+    ):
         if count != len(items):
             file = root / ("taxonomy.yaml" if name == "categories" else "venues.yaml")
             problems.append(Problem(file, 1, name, "an id is used twice; give each item its own id"))

@@ -10,9 +10,7 @@ _NEW_ARXIV = r"(?P<new>\d{4}\.\d{4,5})(?:v\d+)?"
 # Old-style ids: archive(.SUBJECT-CLASS)/YYMMNNN, e.g. cs/0112017, math.GT/0309136, hep-th/9901001v2.
 _OLD_ARXIV = r"(?P<old>[a-z][a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"
 _ARXIV_BARE = re.compile(rf"^(?:arxiv:)?\s*(?:{_NEW_ARXIV}|{_OLD_ARXIV})$", re.IGNORECASE)
-_ARXIV_URL = re.compile(
-    rf"arxiv\.org/(?:abs|pdf|html|format)/(?:{_NEW_ARXIV}|{_OLD_ARXIV})(?:\.pdf)?", re.IGNORECASE
-)
+_ARXIV_URL = re.compile(rf"arxiv\.org/(?:abs|pdf|html|format)/(?:{_NEW_ARXIV}|{_OLD_ARXIV})(?:\.pdf)?", re.IGNORECASE)
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"'<>]+)", re.IGNORECASE)
 
 
@@ -36,9 +34,7 @@ def normalize_arxiv(value: str) -> str:
     text = value.strip()
     match = _ARXIV_BARE.match(text) or _ARXIV_URL.search(text)
     if match is None:
-        raise ValueError(
-            f"not an arXiv id: {value!r}; write it as 1704.04861 (new style) or cs/0112017 (old style)"
-        )
+        raise ValueError(f"not an arXiv id: {value!r}; write it as 1704.04861 (new style) or cs/0112017 (old style)")
     return _arxiv_from_match(match)
 
 
@@ -71,7 +67,41 @@ def normalize_title(title: str) -> str:
 
 # Words that never make an id: an id names the paper by its first significant title word.
 _STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "do", "does", "for", "from", "how", "in", "into", "is", "it", "its", "learning", "of", "on", "or", "the", "to", "towards", "via", "what", "when", "where", "which", "why", "with", "without"]
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "learning",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "towards",
+        "via",
+        "what",
+        "when",
+        "where",
+        "which",
+        "why",
+        "with",
+        "without",
+    ]
 )
 
 

@@ -43,8 +43,10 @@ def short_cite(entry: Entry) -> str:
     if not entry.authors:
         return f"{entry.title}, {entry.year}" if entry.year else entry.title
     surname = entry.authors[0].split()[-1]
-    who = surname if len(entry.authors) == 1 else (
-        f"{surname} & {entry.authors[1].split()[-1]}" if len(entry.authors) == 2 else f"{surname} et al."
+    who = (
+        surname
+        if len(entry.authors) == 1
+        else (f"{surname} & {entry.authors[1].split()[-1]}" if len(entry.authors) == 2 else f"{surname} et al.")
     )
     return f"{who}, {entry.year}" if entry.year else who
 
@@ -81,9 +83,8 @@ def entries_table(entries: list[Entry], entry_prefix: str, impl_prefix: str) -> 
     for e in entries:
         code = " ".join(link("code", c.url) for c in e.code[:2])
         impl = link(e.reference_impl, f"{impl_prefix}{e.reference_impl}.md") if e.reference_impl else ""
-        rows.append(
-            f"| {link(e.title, f'{entry_prefix}{e.id}.md')} | {e.year or ''} | {escape(e.venue or '')} | {code} | {impl} |"
-        )
+        title = link(e.title, f"{entry_prefix}{e.id}.md")
+        rows.append(f"| {title} | {e.year or ''} | {escape(e.venue or '')} | {code} | {impl} |")
     return "\n".join(rows) + "\n"
 
 
@@ -96,8 +97,9 @@ def render_home(catalog: Catalog) -> str:
     cards = []
     for category in catalog.vocabulary.children(None):
         n = len(catalog.in_category(category.id))
+        icon = category.icon.replace("/", "-")
         cards.append(
-            f"-   :{category.icon.replace('/', '-')}:{{ .lg .middle }} **{link(category.title, f'categories/{category.id}.md')}**"
+            f"-   :{icon}:{{ .lg .middle }} **{link(category.title, f'categories/{category.id}.md')}**"
             f"\n\n    ---\n\n    {escape(category.description)}\n\n    {n} entries\n"
         )
     return (
@@ -146,10 +148,16 @@ def render_entry(catalog: Catalog, entry: Entry, link_status: Callable[[str], st
         + " |"
     )
     if entry.reference_impl:
-        rows.append(f"| Reference implementation | {link(entry.reference_impl, f'../impls/{entry.reference_impl}.md')} |")
-    summary = escape(entry.summary) if entry.summary else (
-        "_No summary yet: this entry was imported from a list. A summary in your own words is a welcome "
-        "[contribution](../contributing.md)._"
+        rows.append(
+            f"| Reference implementation | {link(entry.reference_impl, f'../impls/{entry.reference_impl}.md')} |"
+        )
+    summary = (
+        escape(entry.summary)
+        if entry.summary
+        else (
+            "_No summary yet: this entry was imported from a list. A summary in your own words is a welcome "
+            "[contribution](../contributing.md)._"
+        )
     )
     parts = [front, f"# {escape(entry.title)}\n", summary + "\n", "\n".join(rows) + "\n"]
     urls = entry.urls()

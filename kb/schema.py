@@ -134,7 +134,9 @@ class Claim(Strict):
 class Source(Strict):
     """Where an entry came from: the founding notes, an awesome-list, a contributor."""
 
-    name: str = Field(min_length=2, description="The source, e.g. `founding-notes` or `awesome-list:he-y/Awesome-Pruning`.")
+    name: str = Field(
+        min_length=2, description="The source, e.g. `founding-notes` or `awesome-list:he-y/Awesome-Pruning`."
+    )
     url: Url | None = Field(default=None, description="Its address, when it has one.")
     section: str | None = Field(default=None, description="The section of the source the entry sat in.")
 
@@ -189,7 +191,9 @@ class Entry(Strict):
     def _arxiv_not_number(cls, value: Any) -> Any:
         if isinstance(value, int | float):
             # YAML reads 1704.04860 as the number 1704.0486: the trailing zero, and the paper, are lost.
-            raise ValueError(f"YAML read this arXiv id as the number {value!r}; put the id in quotes: arxiv: '1704.04860'")
+            raise ValueError(
+                f"YAML read this arXiv id as the number {value!r}; put the id in quotes: arxiv: '1704.04860'"
+            )
         return value
 
     @field_validator("arxiv")
@@ -238,8 +242,7 @@ class Entry(Strict):
                 if category not in vocabulary.categories:
                     allowed = sorted(vocabulary.categories)
                     raise ValueError(
-                        f"unknown category '{category}' (allowed: {', '.join(allowed)})"
-                        f"{suggest(category, allowed)}"
+                        f"unknown category '{category}' (allowed: {', '.join(allowed)}){suggest(category, allowed)}"
                     )
         return value
 

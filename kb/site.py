@@ -87,7 +87,17 @@ def generate(catalog: Catalog, docs_dir: Path) -> None:
 def run_mkdocs(config: Path, site_dir: Path) -> None:
     """`mkdocs build --strict`; raises CalledProcessError with MkDocs' output when the build fails."""
     subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(config), "--site-dir", str(site_dir)],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(config),
+            "--site-dir",
+            str(site_dir),
+        ],
         check=True,
         cwd=config.parent,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},  # the end-of-life banner is news, not a problem

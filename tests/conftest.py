@@ -48,7 +48,9 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("project")
     catalog_dir = copy_catalog(work / "catalog")
     (catalog_dir / "paper" / "evil2020title.yaml").write_text(EVIL_ENTRY, encoding="utf-8")
-    shutil.copytree(ROOT / "docs", work / "docs", ignore=shutil.ignore_patterns(*site.GENERATED_DIRS, *site.GENERATED_FILES))
+    shutil.copytree(
+        ROOT / "docs", work / "docs", ignore=shutil.ignore_patterns(*site.GENERATED_DIRS, *site.GENERATED_FILES)
+    )
     shutil.copy(ROOT / "mkdocs.yml", work / "mkdocs.yml")
     shutil.copy(ROOT / "CONTRIBUTING.md", work / "CONTRIBUTING.md")
     catalog, problems = load_catalog(catalog_dir)

@@ -35,4 +35,19 @@ def test_rule_fails_its_error_fixture(name: str) -> None:
     assert {p.rule for p in problems} == {name}, [str(p) for p in problems]
     for problem in problems:
         assert problem.line >= 1 and problem.path.suffix == ".yaml"
-        assert any(word in problem.message for word in ("add", "rename", "move", "merge", "choose", "call", "make", "set", "write", "say", "registered"))
+        assert any(
+            word in problem.message
+            for word in (
+                "add",
+                "rename",
+                "move",
+                "merge",
+                "choose",
+                "call",
+                "make",
+                "set",
+                "write",
+                "say",
+                "registered",
+            )
+        )

@@ -52,27 +52,80 @@ def test_good_entry_loads_and_normalizes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("replace", "by", "expected"),
     [
-        ("venue: arXiv", "venue: NIPSW", "paper/howard2017mobilenets.yaml:6: venue: unknown venue 'NIPSW'; did you mean 'NeurIPS Workshop'?"),
-        ("venue: arXiv", "venue: Zzqx Qqzz Symposium", "venue: unknown venue 'Zzqx Qqzz Symposium'; add it to catalog/venues.yaml"),
-        ("categories: [decrease-complexity]", "categories: [prunning]", "categories: unknown category 'prunning' (allowed: architecture,"),
+        (
+            "venue: arXiv",
+            "venue: NIPSW",
+            "paper/howard2017mobilenets.yaml:6: venue: unknown venue 'NIPSW'; did you mean 'NeurIPS Workshop'?",
+        ),
+        (
+            "venue: arXiv",
+            "venue: Zzqx Qqzz Symposium",
+            "venue: unknown venue 'Zzqx Qqzz Symposium'; add it to catalog/venues.yaml",
+        ),
+        (
+            "categories: [decrease-complexity]",
+            "categories: [prunning]",
+            "categories: unknown category 'prunning' (allowed: architecture,",
+        ),
         ("categories: [decrease-complexity]", "categories: [prunning]", "did you mean 'pruning'?"),
-        ("categories: [decrease-complexity]", "categories: []", "categories: List should have at least 1 item after validation"),
-        ("year: 2017", "year: soon", ":5: year: Input should be a valid integer, unable to parse string as an integer, got 'soon'"),
+        (
+            "categories: [decrease-complexity]",
+            "categories: []",
+            "categories: List should have at least 1 item after validation",
+        ),
+        (
+            "year: 2017",
+            "year: soon",
+            ":5: year: Input should be a valid integer, unable to parse string as an integer, got 'soon'",
+        ),
         ("year: 2017", "year: 1066", "year: Input should be greater than or equal to 1950, got 1066"),
-        ("kind: paper", "kind: papre", "kind: Input should be 'paper', 'repository', 'article', 'tool' or 'list', got 'papre'"),
+        (
+            "kind: paper",
+            "kind: papre",
+            "kind: Input should be 'paper', 'repository', 'article', 'tool' or 'list', got 'papre'",
+        ),
         ("year: 2017", "year: 2017\ncolour: red", ":6: colour: unknown key 'colour' (allowed keys: id, kind, title,"),
-        ("    framework: pytorch", "    framwork: pytorch", ":12: code[1].framwork: unknown key 'framwork'; did you mean 'framework'? (allowed keys: url, framework, official)"),
-        ("  - url: https://github.com/c/d", "  - url: ftp://github.com/c/d", ":11: code[1].url: not an http(s) URL with a host: 'ftp://github.com/c/d'"),
-        ("  - url: https://github.com/a/b", "  - url: https:///nohost", ":10: code[0].url: not an http(s) URL with a host"),
-        ("arxiv: https://arxiv.org/pdf/1704.04861v3.pdf", "arxiv: '17040.4861'", "arxiv: not an arXiv id: '17040.4861'; write it as 1704.04861"),
-        ("arxiv: https://arxiv.org/pdf/1704.04861v3.pdf", "arxiv: 1704.04860", "arxiv: YAML read this arXiv id as the number 1704.0486; put the id in quotes"),
+        (
+            "    framework: pytorch",
+            "    framwork: pytorch",
+            ":12: code[1].framwork: unknown key 'framwork'; did you mean 'framework'? (allowed keys: url, framework, official)",
+        ),
+        (
+            "  - url: https://github.com/c/d",
+            "  - url: ftp://github.com/c/d",
+            ":11: code[1].url: not an http(s) URL with a host: 'ftp://github.com/c/d'",
+        ),
+        (
+            "  - url: https://github.com/a/b",
+            "  - url: https:///nohost",
+            ":10: code[0].url: not an http(s) URL with a host",
+        ),
+        (
+            "arxiv: https://arxiv.org/pdf/1704.04861v3.pdf",
+            "arxiv: '17040.4861'",
+            "arxiv: not an arXiv id: '17040.4861'; write it as 1704.04861",
+        ),
+        (
+            "arxiv: https://arxiv.org/pdf/1704.04861v3.pdf",
+            "arxiv: 1704.04860",
+            "arxiv: YAML read this arXiv id as the number 1704.0486; put the id in quotes",
+        ),
         ("added: 2026-11-25", "added: yesterday", "added: Input should be a valid date"),
-        ("summary: Builds image classifiers from depthwise separable convolutions. Two multipliers trade accuracy for speed.",
-         "summary: One. Two. Three. Four sentences here.", "summary: a summary has 1 to 3 sentences, this one has 4; shorten it"),
-        ("title: 'MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications'\n", "", ":1: title: required field is missing; add it"),
+        (
+            "summary: Builds image classifiers from depthwise separable convolutions. Two multipliers trade accuracy for speed.",
+            "summary: One. Two. Three. Four sentences here.",
+            "summary: a summary has 1 to 3 sentences, this one has 4; shorten it",
+        ),
+        (
+            "title: 'MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications'\n",
+            "",
+            ":1: title: required field is missing; add it",
+        ),
     ],
 )
-def test_bad_field_is_reported_with_file_line_field_and_fix(tmp_path: Path, replace: str, by: str, expected: str) -> None:
+def test_bad_field_is_reported_with_file_line_field_and_fix(
+    tmp_path: Path, replace: str, by: str, expected: str
+) -> None:
     assert replace in GOOD
     problems = problems_for(tmp_path, GOOD.replace(replace, by))
     assert any(expected in p for p in problems), problems
@@ -108,12 +161,20 @@ def test_one_bad_file_does_not_hide_the_others(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("given", "canonical"),
-    [("NIPS", "NeurIPS"), ("nips 2017", "NeurIPS"), ("CVPR'19", "CVPR"), ("CVPR 2019", "CVPR"), ("CVPR2019", "CVPR"),
-     ("NeurIPS-W", "NeurIPS Workshop"), ("CVPRW", "CVPR Workshop"), ("arXiv preprint", "arXiv")],
+    [
+        ("NIPS", "NeurIPS"),
+        ("nips 2017", "NeurIPS"),
+        ("CVPR'19", "CVPR"),
+        ("CVPR 2019", "CVPR"),
+        ("CVPR2019", "CVPR"),
+        ("NeurIPS-W", "NeurIPS Workshop"),
+        ("CVPRW", "CVPR Workshop"),
+        ("arXiv preprint", "arXiv"),
+    ],
 )
 def test_venue_aliases_normalize_on_load(tmp_path: Path, given: str, canonical: str) -> None:
     (tmp_path / "paper").mkdir()
-    (tmp_path / "paper" / "howard2017mobilenets.yaml").write_text(GOOD.replace("venue: arXiv", f"venue: \"{given}\""))
+    (tmp_path / "paper" / "howard2017mobilenets.yaml").write_text(GOOD.replace("venue: arXiv", f'venue: "{given}"'))
     catalog, problems = load_catalog(tmp_path, CATALOG)
     assert problems == []
     assert catalog.entries[0].venue == canonical
@@ -121,10 +182,17 @@ def test_venue_aliases_normalize_on_load(tmp_path: Path, given: str, canonical: 
 
 @pytest.mark.parametrize(
     ("given", "canonical"),
-    [("1704.04861", "1704.04861"), ("1704.04861v3", "1704.04861"), ("arXiv:1704.04861", "1704.04861"),
-     ("https://arxiv.org/abs/1704.04861v2", "1704.04861"), ("http://arxiv.org/pdf/1704.04861.pdf", "1704.04861"),
-     ("2301.00001", "2301.00001"), ("cs/0112017", "cs/0112017"), ("math.GT/0309136v1", "math/0309136"),
-     ("https://arxiv.org/abs/hep-th/9901001", "hep-th/9901001")],
+    [
+        ("1704.04861", "1704.04861"),
+        ("1704.04861v3", "1704.04861"),
+        ("arXiv:1704.04861", "1704.04861"),
+        ("https://arxiv.org/abs/1704.04861v2", "1704.04861"),
+        ("http://arxiv.org/pdf/1704.04861.pdf", "1704.04861"),
+        ("2301.00001", "2301.00001"),
+        ("cs/0112017", "cs/0112017"),
+        ("math.GT/0309136v1", "math/0309136"),
+        ("https://arxiv.org/abs/hep-th/9901001", "hep-th/9901001"),
+    ],
 )
 def test_arxiv_forms(given: str, canonical: str) -> None:
     assert normalize_arxiv(given) == canonical

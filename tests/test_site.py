@@ -77,7 +77,8 @@ def test_catalog_text_is_escaped(built_site: Path) -> None:
     assert "Accuracy | <i>tricky</i>" in claims
     # The escaped title stays one cell of the category table.
     row = next(
-        tr for tr in soup(built_site / "categories" / "pruning" / "index.html").select("article table tr")
+        tr
+        for tr in soup(built_site / "categories" / "pruning" / "index.html").select("article table tr")
         if "evil2020title" in str(tr)
     )
     assert len(row.find_all("td")) == 5 and row.td.get_text() == EVIL_TITLE
