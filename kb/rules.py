@@ -46,7 +46,8 @@ def _id_matches_file(catalog: Catalog) -> Iterator[Problem]:
     for record in catalog.records:
         if record.entry.id != record.path.stem:
             yield record.problem(
-                ("id",), f"id '{record.entry.id}' differs from the file name; rename the file to {record.entry.id}.yaml",
+                ("id",),
+                f"id '{record.entry.id}' differs from the file name; rename the file to {record.entry.id}.yaml",
                 "id-matches-file",
             )
 
@@ -96,13 +97,17 @@ def _no_duplicate_work(catalog: Catalog) -> Iterator[Problem]:
                 )
 
 
-@rule("paper-metadata", "A paper names its authors and its year.")
+@rule("paper-metadata", "A paper names its authors (unless imported from lists that name none) and its year.")
 def _paper_metadata(catalog: Catalog) -> Iterator[Problem]:
     for record in catalog.records:
         if record.entry.kind is not Kind.paper:
             continue
-        if not record.entry.authors:
-            yield record.problem((), "a paper lists its authors; add `authors:` with one name per item", "paper-metadata")
+        # Most awesome-lists give no authors; an imported entry waits for them rather than carry invented ones.
+        imported = bool(record.entry.sources) and all(s.name.startswith("awesome-list:") for s in record.entry.sources)
+        if not record.entry.authors and not imported:
+            yield record.problem(
+                (), "a paper lists its authors; add `authors:` with one name per item", "paper-metadata"
+            )
         if record.entry.year is None:
             yield record.problem((), "a paper has a year; add `year:`", "paper-metadata")
 
@@ -134,7 +139,8 @@ def _arxiv_consistent(catalog: Catalog) -> Iterator[Problem]:
         if in_url and in_url != record.entry.arxiv:
             fix = f"set `arxiv: {in_url}`" if record.entry.arxiv is None else "make the two agree"
             yield record.problem(
-                ("arxiv",), f"the url points to arXiv {in_url} but arxiv is {record.entry.arxiv}; {fix}",
+                ("arxiv",),
+                f"the url points to arXiv {in_url} but arxiv is {record.entry.arxiv}; {fix}",
                 "arxiv-consistent",
             )
 
@@ -154,7 +160,8 @@ def _summary_written(catalog: Catalog) -> Iterator[Problem]:
             )
         elif normalize_title(summary) == normalize_title(record.entry.title):
             yield record.problem(
-                ("summary",), "the summary repeats the title; say what the work does and why it matters",
+                ("summary",),
+                "the summary repeats the title; say what the work does and why it matters",
                 "summary-written",
             )
 
@@ -171,7 +178,8 @@ def _reference_impl_registered(catalog: Catalog) -> Iterator[Problem]:
         if record.entry.reference_impl not in known:
             yield record.problem(
                 ("reference_impl",),
-                f"no reference implementation '{record.entry.reference_impl}' (registered: {', '.join(known) or 'none'})",
+                f"no reference implementation '{record.entry.reference_impl}'"
+                f" (registered: {', '.join(known) or 'none'})",
                 "reference-impl-registered",
             )
 
