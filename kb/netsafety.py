@@ -1,0 +1,183 @@
+"""Where the link checker may connect: address checks, and connections pinned to the address that was checked.
+
+A link checker fetches addresses that anyone can put in a pull request, so it must not become a way to reach the
+machine it runs on or its private network (server-side request forgery). Every host is resolved first; when any of
+its addresses is loopback, private, link-local (which holds the cloud metadata address 169.254.169.254), CGNAT,
+multicast, unspecified or otherwise not globally routable, the host is refused. The connection then goes to the
+addresses that were checked: `PinnedBackend` replaces httpcore's network backend, so nothing resolves the name a
+second time and a DNS answer that changes between check and connect (DNS rebinding) has no effect. TLS still
+verifies the certificate against the host name, which httpcore passes to `start_tls` as the SNI name.
+
+The streams are plain asyncio streams rather than httpcore's anyio ones: a link check is a few hundred bytes
+each way, so the per-call overhead of the stream layer is a large part of the checker's CPU time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import httpcore
+import httpx
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+"""Resolve `(host, port)` to IP address strings; raises `socket.gaierror` when the name does not resolve."""
+
+
+def address_problem(address: str) -> str | None:
+    """Why a connection to `address` is refused, or None when it is a public unicast address.
+
+    IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) are judged by the IPv4 address they carry.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    checks = (
+        (ip.is_loopback, "loopback"),
+        (ip.is_unspecified, "unspecified"),
+        (ip.is_link_local, "link-local (cloud metadata lives here)"),
+        (ip.is_multicast, "multicast"),
+        (ip in ipaddress.ip_network("100.64.0.0/10"), "carrier-grade NAT"),
+        (ip.is_private, "private"),
+        (not ip.is_global, "not globally routable"),
+    )
+    for matched, kind in checks:
+        if matched:
+            return f"{address} is a {kind} address"
+    return None
+
+
+def address_in(address: str, networks: tuple[str, ...]) -> bool:
+    """True when `address` lies in one of `networks` (CIDR strings such as `10.1.0.0/16`)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """Every address of `host` (an IP literal resolves to itself), in the resolver's order, without repeats."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """An httpcore stream over an asyncio stream pair, mapping errors and timeouts to httpcore's exceptions."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Up to `max_bytes` bytes; an empty result means the peer closed."""
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError:
+            raise httpcore.ReadTimeout(f"no data within {timeout} s") from None
+        except OSError as error:
+            raise httpcore.ReadError(str(error) or type(error).__name__) from error
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """Send `buffer`, waiting while the socket's send buffer is full."""
+        if not buffer:
+            return
+        try:
+            self._writer.write(buffer)
+            if self._writer.transport.get_write_buffer_size():  # else the kernel took it all: nothing to wait for
+                async with asyncio.timeout(timeout):
+                    await self._writer.drain()
+        except TimeoutError:
+            raise httpcore.WriteTimeout(f"could not send within {timeout} s") from None
+        except OSError as error:
+            raise httpcore.WriteError(str(error) or type(error).__name__) from error
+
+    async def aclose(self) -> None:
+        """Close without waiting for the peer: a checker never needs a graceful goodbye."""
+        self._writer.close()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        """Upgrade to TLS in place; the certificate is checked against `server_hostname`, the URL's host."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"TLS handshake took longer than {timeout} s") from None
+        except (OSError, ssl.SSLError) as error:
+            raise httpcore.ConnectError(str(error) or type(error).__name__) from error
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        """What httpcore asks about a connection: the TLS object (for ALPN), addresses, readability."""
+        if info == "is_readable":
+            # An idle keep-alive connection that became readable was closed by the server (or sent junk).
+            return self._reader.at_eof() or self._writer.is_closing()
+        names = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
+        return self._writer.get_extra_info(names[info]) if info in names else None
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects to `host` only, and only at the addresses that were checked for it."""
+
+    def __init__(self, host: str, addresses: list[str]) -> None:
+        self._host = host
+        self._addresses = addresses
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Open a TCP connection to the first checked address that answers."""
+        if host != self._host:
+            raise httpcore.ConnectError(f"refused: this connection pool is pinned to {self._host}, not {host}")
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout = httpcore.ConnectError(f"no address for {host}")
+        for address in self._addresses:
+            try:
+                async with asyncio.timeout(timeout):
+                    reader, writer = await asyncio.open_connection(address, port)
+                return AsyncioStream(reader, writer)
+            except TimeoutError:
+                failure = httpcore.ConnectTimeout(f"no connection to {address}:{port} within {timeout} s")
+            except OSError as error:
+                failure = httpcore.ConnectError(f"{address}:{port}: {error.strerror or error}")
+        raise failure
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        """Refused: a link is never a local socket."""
+        raise httpcore.ConnectError("unix sockets are never checked")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep on the running loop."""
+        await asyncio.sleep(seconds)
+
+
+def pinned_transport(
+    host: str, addresses: list[str], *, connections: int, http2: bool, ssl_context: ssl.SSLContext
+) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections go to `addresses` only, for requests to `host`.
+
+    httpx 0.28 has no parameter for httpcore's network backend, so the transport's connection pool is swapped for
+    one built with `PinnedBackend`; `tests/test_linkcheck_safety.py` checks that the swap takes effect.
+    """
+    transport = httpx.AsyncHTTPTransport(verify=ssl_context, http2=http2, trust_env=False)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl_context,
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=5.0,
+        http1=True,
+        http2=http2,
+        network_backend=PinnedBackend(host, addresses),
+    )
+    return transport
