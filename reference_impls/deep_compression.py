@@ -1,0 +1,290 @@
+r"""Deep Compression: pruning, trained quantization and Huffman coding.
+
+Han, Mao and Dally, *Deep Compression: Compressing Deep Neural Networks with Pruning, Trained Quantization and
+Huffman Coding*, ICLR 2016, [arXiv:1510.00149](https://arxiv.org/abs/1510.00149).
+
+**Idea.** Three stages, each shrinking what the previous one left:
+
+1. *Pruning* (`reference_impls.pruning`): remove small weights and retrain; store the survivors with relative
+   indices (5-bit gaps for fully connected layers, filler zeros for longer gaps).
+2. *Trained quantization*: cluster each layer's surviving weights with k-means into $k = 2^b$ shared values
+   (centroids initialised linearly between the smallest and largest weight, which the paper found best), store a
+   $b$-bit cluster index per weight plus the codebook, and fine-tune the centroids: the gradient of centroid $c_k$ is
+   the sum of the gradients of the weights that share it,
+   $$\frac{\partial L}{\partial c_k} = \sum_{i,j} \frac{\partial L}{\partial W_{ij}}\,[I_{ij} = k].$$
+3. *Huffman coding* of the cluster indices and of the index gaps: both distributions are far from uniform, so a
+   variable-length prefix code stores them in fewer bits than their fixed width.
+
+**Storage accounting.** Everything needed to rebuild the weights is counted: per layer, the two Huffman bit
+streams, their code tables (one byte of code length per symbol; the codes are canonical, so the lengths define
+them), a 4-byte symbol count per stream, the fp32 codebook and the fp32 biases. The compression ratio divides the fp32
+dense size ($4 \times$ the parameter count) by that total. `decode` rebuilds a dense LeNet-300-100 from the bytes
+alone; the tests check that it round-trips bit-exactly and that the decoded model scores the same accuracy.
+
+**Setup.** LeNet-300-100 on the 3,500 MNIST training images; the baseline is the same network trained in the same
+run before compression. The paper's configuration: 6-bit codebooks for the fully connected layers.
+
+**Export.** No mobile runtime executes Huffman-coded, weight-shared sparse layers, so the exported model is the
+decoded dense equivalent (fp32 weights drawn from the codebooks); the saving is in storage and download size.
+
+## What our run measured
+
+The measured compression ratio, accuracy against the baseline, the size of each stage and the accuracy-vs-bits
+curve are filled in below from the results file of `kb bench` (never typed by hand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from reference_impls.data import Split, mnist
+from reference_impls.pruning import TARGET, LeNet300100, prune_model, relative_indices, subset
+from reference_impls.registry import experiment, register
+from reference_impls.training import accuracy, seed_everything, train
+
+GAP_BITS = 5  # the paper's index width for fully connected layers
+LAYERS = ("fc1", "fc2", "fc3")
+
+
+class SharedWeightLinear(nn.Module):
+    """A pruned linear layer whose surviving weights take one of `2^bits` trainable shared values."""
+
+    def __init__(self, layer: nn.Linear, bits: int, iterations: int = 30) -> None:
+        super().__init__()
+        weight = layer.weight.detach()
+        self.register_buffer("mask", weight != 0)
+        alive = weight[self.mask]
+        centroids = torch.linspace(float(alive.min()), float(alive.max()), 2**bits)  # linear initialisation
+        for _ in range(iterations):  # Lloyd's k-means in one dimension
+            index = nearest(alive, centroids)
+            sums = torch.zeros_like(centroids).index_add_(0, index, alive)
+            counts = torch.bincount(index, minlength=centroids.numel())
+            centroids = torch.where(counts > 0, sums / counts.clamp(min=1), centroids)
+        self.codebook = nn.Parameter(centroids)
+        self.register_buffer("index", nearest(weight, centroids))
+        self.bias = nn.Parameter(layer.bias.detach().clone())
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The dense weight: each surviving weight is its cluster's centroid, pruned weights are zero."""
+        return self.codebook[self.index] * self.mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """A linear layer with the shared weights; autograd sums the gradients of each cluster into its centroid."""
+        return nn.functional.linear(x, self.weight, self.bias)
+
+
+def nearest(values: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest centroid for every value (centroids stay sorted under Lloyd's iterations)."""
+    midpoints = (centroids[1:] + centroids[:-1]) / 2
+    return torch.bucketize(values, midpoints)
+
+
+@dataclass(frozen=True)
+class HuffmanStream:
+    """Symbols of `range(len(lengths))` in a canonical Huffman code: code lengths, symbol count, packed bits."""
+
+    lengths: bytes
+    count: int
+    data: bytes
+
+    @property
+    def nbytes(self) -> int:
+        """Stored size: the code-length table, a 4-byte count and the bit stream."""
+        return len(self.lengths) + 4 + len(self.data)
+
+
+def huffman_lengths(symbols: np.ndarray, alphabet: int) -> list[int]:
+    """Code length of every symbol of the alphabet (0 for unused ones), from Huffman's merge of the rarest pair."""
+    counts = Counter(symbols.tolist())
+    lengths = [0] * alphabet
+    heap = [(n, s, [s]) for s, n in sorted(counts.items())]
+    heapq.heapify(heap)
+    if len(heap) == 1:  # one symbol still needs a 1-bit code
+        lengths[heap[0][1]] = 1
+    while len(heap) > 1:
+        n1, t1, group1 = heapq.heappop(heap)
+        n2, t2, group2 = heapq.heappop(heap)
+        for s in group1 + group2:  # every symbol under the merged node moves one level deeper
+            lengths[s] += 1
+        heapq.heappush(heap, (n1 + n2, min(t1, t2), group1 + group2))
+    return lengths
+
+
+def canonical_codes(lengths: list[int]) -> dict[int, str]:
+    """The canonical code: symbols sorted by (length, symbol) take consecutive code values."""
+    codes, code, previous = {}, 0, 0
+    for length, symbol in sorted((n, s) for s, n in enumerate(lengths) if n):
+        code <<= length - previous
+        codes[symbol] = format(code, f"0{length}b")
+        code, previous = code + 1, length
+    return codes
+
+
+def huffman_encode(symbols: np.ndarray, alphabet: int) -> HuffmanStream:
+    """Encode integer symbols below `alphabet`."""
+    lengths = huffman_lengths(symbols, alphabet)
+    codes = canonical_codes(lengths)
+    bits = "".join(codes[s] for s in symbols.tolist())
+    data = np.packbits(np.frombuffer(bits.encode(), dtype=np.uint8) - ord("0")).tobytes()
+    return HuffmanStream(bytes(lengths), len(symbols), data)
+
+
+def huffman_decode(stream: HuffmanStream) -> np.ndarray:
+    """Decode a stream written by `huffman_encode`, bit by bit as a decoder on a device would."""
+    table = {code: s for s, code in canonical_codes(list(stream.lengths)).items()}
+    out, code = [], ""
+    for bit in np.unpackbits(np.frombuffer(stream.data, dtype=np.uint8)).tolist():
+        code += "1" if bit else "0"
+        if code in table:
+            out.append(table[code])
+            code = ""
+            if len(out) == stream.count:
+                break
+    return np.asarray(out, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class EncodedLayer:
+    """One compressed layer: Huffman-coded gaps and cluster indices, the fp32 codebook and the fp32 bias."""
+
+    shape: tuple[int, int]
+    gaps: HuffmanStream
+    values: HuffmanStream
+    codebook: bytes
+    bias: bytes
+
+    @property
+    def nbytes(self) -> int:
+        """Everything stored for this layer."""
+        return self.gaps.nbytes + self.values.nbytes + len(self.codebook) + len(self.bias)
+
+
+def encode_layer(layer: SharedWeightLinear) -> EncodedLayer:
+    """Relative indices of the surviving weights, then Huffman coding of gaps and cluster indices."""
+    k = layer.codebook.numel()
+    mask = layer.mask.flatten().numpy()
+    gaps, positions = relative_indices(mask, GAP_BITS)
+    # A filler entry has no cluster: it gets the extra symbol k, which decodes to a zero weight.
+    symbols = np.where(mask[positions], layer.index.flatten().numpy()[positions], k)
+    return EncodedLayer(
+        tuple(layer.mask.shape),
+        huffman_encode(gaps - 1, 1 << GAP_BITS),
+        huffman_encode(symbols, k + 1),
+        layer.codebook.detach().numpy().astype("<f4").tobytes(),
+        layer.bias.detach().numpy().astype("<f4").tobytes(),
+    )
+
+
+def decode_layer(encoded: EncodedLayer) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dense weight and bias from the stored bytes alone."""
+    positions = np.cumsum(huffman_decode(encoded.gaps) + 1) - 1
+    symbols = huffman_decode(encoded.values)
+    codebook = np.append(np.frombuffer(encoded.codebook, dtype="<f4"), np.float32(0.0))  # symbol k: filler
+    weight = np.zeros(encoded.shape[0] * encoded.shape[1], dtype=np.float32)
+    weight[positions] = codebook[symbols]
+    bias = np.frombuffer(encoded.bias, dtype="<f4").copy()
+    return torch.from_numpy(weight).view(encoded.shape), torch.from_numpy(bias)
+
+
+def decode(encoded: dict[str, EncodedLayer]) -> LeNet300100:
+    """A dense LeNet-300-100 rebuilt from its compressed layers."""
+    model = LeNet300100()
+    with torch.no_grad():
+        for name, layer in encoded.items():
+            weight, bias = decode_layer(layer)
+            getattr(model, name).weight.copy_(weight)
+            getattr(model, name).bias.copy_(bias)
+    return model.eval()
+
+
+def quantize(pruned: LeNet300100, split: Split, *, bits: int, epochs: int, seed: int) -> LeNet300100:
+    """A copy of the pruned model with k-means shared weights, centroids and biases fine-tuned."""
+    model = LeNet300100()
+    for name in LAYERS:
+        setattr(model, name, SharedWeightLinear(getattr(pruned, name), bits))
+    return train(model, split, epochs=epochs, lr=1e-4, seed=seed, desc=f"fine-tune {bits}-bit centroids")
+
+
+def fixed_width_bytes(model: LeNet300100, bits: int) -> int:
+    """Size after quantization, before Huffman: b-bit indices plus 5-bit gaps per entry, codebooks and biases."""
+    total = 0
+    for name in LAYERS:
+        layer = getattr(model, name)
+        entries = len(relative_indices(layer.mask.flatten().numpy(), GAP_BITS)[0])
+        total += -(-entries * (bits + GAP_BITS) // 8) + 4 * (layer.codebook.numel() + layer.bias.numel())
+    return total
+
+
+@register("deep_compression", arxiv="1510.00149", catalog_id="han2016deep", input_shape=(1, 1, 28, 28))
+def lenet_300_100() -> nn.Module:
+    """LeNet-300-100, the paper's first MNIST model."""
+    return LeNet300100()
+
+
+@experiment("deep_compression")
+def run(quick: bool = False, seed: int = 0, bits: int = 6) -> dict[str, Any]:
+    """Prune, quantize and Huffman-code LeNet-300-100; decode it and score the decoded model."""
+    split = subset(mnist()) if quick else mnist()
+    seed_everything(seed)
+    model = LeNet300100()
+    stages = dict(base_epochs=1, rounds=2, epochs=1) if quick else dict(base_epochs=15, rounds=3, epochs=5)
+    pruned = prune_model(model, split, seed=seed, lr=1e-3, target=TARGET, **stages)
+    dense_bytes = pruned["dense_bytes"]
+    curve, headline = [], {}
+    for b in (bits,) if quick else sorted({2, 3, 4, 5, bits, 8}):
+        shared = quantize(model, split, bits=b, epochs=1 if quick else 3, seed=seed)
+        encoded = {name: encode_layer(getattr(shared, name)) for name in LAYERS}
+        stored = sum(layer.nbytes for layer in encoded.values())
+        decoded = decode(encoded)
+        point = {"bits": b, "accuracy": accuracy(decoded, split.x_test, split.y_test),
+                 "compression_ratio": dense_bytes / stored}
+        curve.append(point)
+        if b == bits:
+            exact = all(torch.equal(decoded.state_dict()[f"{n}.{p}"], getattr(getattr(shared, n), p).detach())
+                        for n in LAYERS for p in ("weight", "bias"))
+            headline = {
+                "accuracy": point["accuracy"],
+                "shared_model_accuracy": accuracy(shared, split.x_test, split.y_test),
+                "decoded_exact": exact,
+                "compressed_bytes": stored,
+                "quantized_bytes": fixed_width_bytes(shared, b),
+                "compression_ratio": point["compression_ratio"],
+            }
+    return {
+        **headline,
+        "baseline_accuracy": pruned["baseline_accuracy"],
+        "pruned_accuracy": pruned["accuracy"],
+        "sparsity": pruned["sparsity"],
+        "bits": bits,
+        "dense_bytes": dense_bytes,
+        "pruned_bytes": pruned["sparse_bytes"],
+        "pruned_ratio": dense_bytes / pruned["sparse_bytes"],
+        "quantized_ratio": dense_bytes / headline["quantized_bytes"],
+        "seed": seed,
+        "quick": quick,
+        "curves": {"accuracy_vs_bits": curve, "accuracy_vs_sparsity": pruned["curves"]["accuracy_vs_sparsity"]},
+    }
+
+
+def main() -> None:
+    """Run the default experiment and print its figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds on a data subset, for tests")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bits", type=int, default=6, help="codebook size 2^bits per layer")
+    args = parser.parse_args()
+    print(json.dumps(run(quick=args.quick, seed=args.seed, bits=args.bits), indent=2))
+
+
+if __name__ == "__main__":
+    main()
