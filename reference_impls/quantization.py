@@ -1,0 +1,327 @@
+r"""Quantization: INT8 inference with post-training static quantization and quantization-aware training.
+
+Jacob, Kligys, Chen, Zhu, Tang, Howard, Adam and Kalenichenko, *Quantization and Training of Neural Networks for
+Efficient Integer-Arithmetic-Only Inference*, CVPR 2018, [arXiv:1712.05877](https://arxiv.org/abs/1712.05877).
+
+**Idea.** Store weights and activations as 8-bit integers with an affine map to the reals, and run convolutions as
+integer matrix products with 32-bit accumulators. Weights shrink 4× and the kernels move 4× fewer bytes; where the
+CPU has int8 dot-product instructions (x86 VNNI, Arm `sdot`) they also do more multiply-adds per cycle. Scales come
+either from a few calibration batches after training (post-training quantization, PTQ) or from training with the
+rounding simulated in the forward pass (quantization-aware training, QAT), so that the weights learn to live with it.
+
+**Key equation.** A real value $r$ is represented by an integer $q$, a scale $S$ and a zero point $Z$ (Eq. 1):
+
+$$r = S\,(q - Z).$$
+
+Weights are symmetric ($Z = 0$) with one scale per output channel; activations get one scale and zero point per
+tensor. Training simulates $\hat r = S\,(\mathrm{clamp}(\lfloor r/S \rceil + Z, q_{min}, q_{max}) - Z)$ and
+passes gradients straight through the rounding.
+
+**Setup.** A MobileNet-style net (a full 3×3 convolution, then depthwise-separable layers, `reference_impls.separable`)
+trained on the 3,500 MNIST training images; the fp32 baseline is trained in the same run. Three INT8 versions:
+
+- PT2E with ExecuTorch's XNNPACK quantizer (per-channel weights), lowered to a `.pte` with the XNNPACK delegate
+  and run back with `executorch.runtime`;
+- ONNX Runtime static quantization in QDQ format with per-channel weights, calibrated on the same images;
+- QAT with PT2E: batch norm folded first (`fold_batchnorm`), then one epoch of fine-tuning with fake quantization
+  at a small learning rate, lowered to ExecuTorch like the PTQ model. That epoch is extra training the fp32
+  baseline does not get, so QAT's accuracy is not a pure measure of the rounding's cost.
+
+Each runtime's INT8 model is compared with the fp32 model *in the same runtime, in the same run*: size of the file,
+batch-1 latency at one thread (median of interleaved repeats), and test accuracy computed by the runtime itself.
+
+**Why the speedup depends on the CPU.** Without VNNI (`avx512_vnni`, `avx_vnni`) an x86 CPU multiplies int8 by
+widening to 16 bits (`vpmaddubsw`/`vpmaddwd`), which is little faster than fp32 FMA; the gain then comes from moving
+fewer bytes and from fused requantization. The ISA flags of the machine are recorded with the results.
+
+## What our run measured
+
+Accuracy, size ratio and speedup per runtime, with the ISA flags of the machine, are filled in below from the
+results file of `kb bench` (never typed by hand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from reference_impls.data import Split, mnist
+from reference_impls.measure import cpu_info, latency, threads
+from reference_impls.pruning import subset
+from reference_impls.registry import experiment, register
+from reference_impls.separable import DepthwiseSeparableConv, conv_bn
+from reference_impls.training import accuracy, seed_everything, train
+
+INPUT_SHAPE = (1, 1, 28, 28)
+INT8_DOT_PRODUCT = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")
+
+
+class SmallMobileNet(nn.Module):
+    """A full 3×3 stride-2 convolution, five depthwise-separable layers doubling channels, pool, classifier."""
+
+    def __init__(self, width: int = 64, num_classes: int = 10) -> None:
+        super().__init__()
+        plan = [(2 * width, 1), (4 * width, 2), (4 * width, 1), (8 * width, 2), (8 * width, 1)]
+        layers: list[nn.Module] = [conv_bn(1, width, 3, stride=2)]
+        channels = width
+        for c_out, stride in plan:
+            layers.append(DepthwiseSeparableConv(channels, c_out, 3, stride))
+            channels = c_out
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits."""
+        # keepdim: XNNPACK delegates a global average pool but not a mean that drops dimensions, which would split
+        # the program in two with a portable-kernel op between the halves.
+        return self.classifier(self.features(x).mean((2, 3), keepdim=True).flatten(1))
+
+
+class ExportedTrainer(nn.Module):
+    """Wraps an exported graph so that `train()`/`eval()` switch its batch norm and fake quantizers correctly."""
+
+    def __init__(self, graph: nn.Module) -> None:
+        super().__init__()
+        self.graph = graph
+
+    def train(self, mode: bool = True) -> ExportedTrainer:
+        """Exported graphs refuse `.train()`; torchao's helpers rewrite their batch-norm and dropout ops instead."""
+        from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
+
+        (move_exported_model_to_train if mode else move_exported_model_to_eval)(self.graph)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the wrapped graph."""
+        return self.graph(x)
+
+
+@torch.no_grad()
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """A copy of `model` with every batch norm folded into the convolution before it (Jacob et al., Sec. 3.2).
+
+    Inference needs no batch norm, and a graph without it spares PT2E's QAT its conv-bn pattern matching (over a
+    hundred traced patterns, minutes on two cores); QAT then fine-tunes with the statistics frozen, as the paper
+    does late in training.
+    """
+    folded = copy.deepcopy(model).eval()
+    for module in folded.modules():
+        if isinstance(module, nn.Sequential):
+            for i in range(len(module) - 1):
+                if isinstance(module[i], nn.Conv2d) and isinstance(module[i + 1], nn.BatchNorm2d):
+                    module[i] = fuse_conv_bn_eval(module[i], module[i + 1])
+                    module[i + 1] = nn.Identity()
+    return folded
+
+
+def _quantizer() -> Any:
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+
+    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+
+
+def _export(model: nn.Module, batch: int = 64) -> nn.Module:
+    """Export with a dynamic batch size, so one graph serves calibration, training and evaluation."""
+    x = torch.zeros(batch, *INPUT_SHAPE[1:])
+    dims = {"x": {0: torch.export.Dim("batch", min=1, max=4096)}}
+    return torch.export.export(model, (x,), dynamic_shapes=dims).module()
+
+
+@torch.no_grad()
+def ptq_pt2e(model: nn.Module, calibration: torch.Tensor) -> nn.Module:
+    """Post-training static INT8 with PT2E and the XNNPACK quantizer, calibrated on `calibration` images."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    prepared = prepare_pt2e(_export(model.eval()), _quantizer())
+    for start in range(0, calibration.shape[0], 64):
+        prepared(calibration[start : start + 64])
+    return convert_pt2e(prepared)
+
+
+def qat_pt2e(model: nn.Module, split: Split, *, epochs: int, seed: int) -> nn.Module:
+    """Quantization-aware fine-tuning of a trained model with PT2E fake quantization, then conversion to INT8."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import get_symmetric_quantization_config
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
+
+    quantizer = _quantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=True))
+    prepared = ExportedTrainer(prepare_qat_pt2e(_export(model.train()), quantizer))
+    # A small learning rate: the weights only adjust to the rounding, they are already trained.
+    train(prepared, split, epochs=epochs, lr=1e-4, seed=seed, desc="QAT")
+    return convert_pt2e(prepared.graph)
+
+
+def to_executorch(model: nn.Module) -> bytes:
+    """Lower a model (float or PT2E-quantized) to an ExecuTorch program with the XNNPACK delegate, at batch 1."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    program = torch.export.export(model, (torch.zeros(INPUT_SHAPE),))
+    return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
+
+
+def executorch_runner(pte: bytes) -> Callable[[np.ndarray], np.ndarray]:
+    """Load a `.pte` into the ExecuTorch runtime (one XNNPACK thread) and return a batch-1 `logits(x)`."""
+    from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+    from executorch.runtime import Runtime, Verification
+
+    _unsafe_reset_threadpool(1)  # one thread in every runtime, so the ratios compare kernels, not thread pools
+    method = Runtime.get().load_program(pte, verification=Verification.Minimal).load_method("forward")
+    return lambda x: method.execute([torch.from_numpy(x)])[0].numpy()
+
+
+def to_onnx(model: nn.Module, path: str) -> None:
+    """Export the fp32 model to ONNX at batch 1 with the weights inside the file (so its size is the model's).
+
+    The exporter annotates every node with its Python stack trace; a shipped model carries no such debug text, and
+    it would dilute both sizes, so it is dropped.
+    """
+    import onnx
+
+    torch.onnx.export(model.eval(), (torch.zeros(INPUT_SHAPE),), path, input_names=["x"], output_names=["logits"],
+                      dynamo=True, external_data=False, verbose=False)
+    exported = onnx.load(path)
+    for node in exported.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    onnx.save(exported, path)
+
+
+def ort_static_int8(fp32_path: str, int8_path: str, calibration: torch.Tensor) -> None:
+    """ONNX Runtime static quantization: QDQ format, per-channel int8 weights, uint8 activations."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.images = iter(calibration.numpy())
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            image = next(self.images, None)
+            return None if image is None else {"x": image[None]}
+
+    quantize_static(fp32_path, int8_path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+
+
+def onnxruntime_runner(path: str) -> Callable[[np.ndarray], np.ndarray]:
+    """An ONNX Runtime session on one thread, as a batch-1 `logits(x)`."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return lambda x: session.run(None, {"x": x})[0]
+
+
+def int8_weight_fraction(onnx_path: str) -> float:
+    """Share of the ONNX file's weight elements (initializers of 2+ dimensions) stored as int8."""
+    import onnx
+
+    weights = [t for t in onnx.load(onnx_path).graph.initializer if len(t.dims) >= 2]
+    int8 = sum(int(np.prod(t.dims)) for t in weights if t.data_type == onnx.TensorProto.INT8)
+    return int8 / sum(int(np.prod(t.dims)) for t in weights)
+
+
+def runtime_accuracy(logits: Callable[[np.ndarray], np.ndarray], split: Split) -> float:
+    """Test accuracy computed by the runtime itself, one image at a time."""
+    x, y = split.x_test.numpy(), split.y_test.numpy()
+    return float(np.mean([logits(x[i : i + 1]).argmax() == y[i] for i in range(len(y))]))
+
+
+def speedup(fp32: Callable[[np.ndarray], np.ndarray], int8: Callable[[np.ndarray], np.ndarray], runs: int,
+            repeats: int = 5) -> tuple[float, float, float]:
+    """fp32 and int8 median latency (ms) and their ratio; repeats interleave the two so that load drifts cancel."""
+    x = np.zeros(INPUT_SHAPE, dtype=np.float32)
+    pairs = [(latency(lambda: fp32(x), warmup=10, runs=runs)["p50_ms"],
+              latency(lambda: int8(x), warmup=10, runs=runs)["p50_ms"]) for _ in range(repeats)]
+    fp32_ms, int8_ms = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    return fp32_ms, int8_ms, fp32_ms / int8_ms
+
+
+def compare(prefix: str, fp32: Callable, int8: Callable, fp32_bytes: int, int8_bytes: int, split: Split,
+            runs: int) -> dict[str, Any]:
+    """The figures of one runtime: accuracies, file sizes, latencies and their ratios."""
+    fp32_ms, int8_ms, ratio = speedup(fp32, int8, runs)
+    return {f"fp32_accuracy_{prefix}": runtime_accuracy(fp32, split),
+            f"accuracy_{prefix}": runtime_accuracy(int8, split),
+            f"fp32_bytes_{prefix}": fp32_bytes, f"int8_bytes_{prefix}": int8_bytes,
+            f"size_ratio_{prefix}": fp32_bytes / int8_bytes,
+            f"fp32_ms_{prefix}": fp32_ms, f"int8_ms_{prefix}": int8_ms, f"speedup_{prefix}": ratio}
+
+
+@register("quantization", arxiv="1712.05877", catalog_id="jacob2018quantization", input_shape=INPUT_SHAPE)
+def small_mobilenet(width: int = 64) -> nn.Module:
+    """The MobileNet-style MNIST net that the experiment quantizes."""
+    return SmallMobileNet(width)
+
+
+@experiment("quantization")
+def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
+    """Train the fp32 net, quantize it three ways (PT2E→ExecuTorch, ONNX Runtime QDQ, QAT) and measure each."""
+    # Small models: a second thread costs more in synchronisation than it saves, and on a shared machine
+    # it competes with the measurement; every figure of this run is single-threaded.
+    with threads(1):
+        split = mnist()
+        if quick:  # a thin net on a data subset: checks the mechanics and the int8 graphs, not the accuracy
+            split = subset(split, train=500, val=100, test=200)
+        width, epochs, runs = (16, 3, 20) if quick else (64, 4, 100)
+        seed_everything(seed)
+        model = train(small_mobilenet(width), split, epochs=epochs, lr=2e-3, seed=seed, desc="fp32 baseline")
+        model = fold_batchnorm(model)  # the same function; every runtime folds batch norm anyway
+        baseline = accuracy(model, split.x_test, split.y_test)
+        calibration = split.x_train[:256]
+
+        ptq = ptq_pt2e(model, calibration)
+        ptq_accuracy = accuracy(ExportedTrainer(ptq), split.x_test, split.y_test)
+        fp32_pte, int8_pte = to_executorch(model), to_executorch(ptq)
+        results = compare("executorch", executorch_runner(fp32_pte), executorch_runner(int8_pte), len(fp32_pte),
+                          len(int8_pte), split, runs)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            fp32_onnx, int8_onnx = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "int8.onnx")
+            to_onnx(model, fp32_onnx)
+            ort_static_int8(fp32_onnx, int8_onnx, calibration)
+            results |= compare("onnxruntime", onnxruntime_runner(fp32_onnx), onnxruntime_runner(int8_onnx),
+                               os.path.getsize(fp32_onnx), os.path.getsize(int8_onnx), split, runs)
+            results["int8_weight_fraction_onnxruntime"] = int8_weight_fraction(int8_onnx)
+
+        qat = qat_pt2e(copy.deepcopy(model), split, epochs=1, seed=seed + 1)  # leave the baseline untouched
+        qat_pte = to_executorch(qat)
+        results["qat_accuracy_executorch"] = runtime_accuracy(executorch_runner(qat_pte), split)
+        results["qat_accuracy"] = accuracy(ExportedTrainer(qat), split.x_test, split.y_test)
+
+        runtimes = ("executorch", "onnxruntime")
+        best = max(runtimes, key=lambda r: results[f"speedup_{r}"])
+        isa = cpu_info()["isa"]
+        return {"accuracy": results[f"accuracy_{best}"], "baseline_accuracy": baseline,
+                "ptq_accuracy": ptq_accuracy,
+                "size_ratio": results[f"size_ratio_{best}"], "speedup": results[f"speedup_{best}"],
+                "best_runtime": best, **results, "params": sum(p.numel() for p in model.parameters()),
+                "isa": ",".join(isa), "int8_dot_product": any(flag in isa for flag in INT8_DOT_PRODUCT),
+                "threads": 1, "seed": seed, "quick": quick}
+
+
+def main() -> None:
+    """Run the default experiment and print its figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a thin net on a data subset, for tests")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+import os
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from reference_impls import quantization as q
+from reference_impls.data import mnist
+from reference_impls.pruning import subset
+from reference_impls.training import train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained():
+    split = subset(mnist(), train=400, val=50, test=100)
+    torch.manual_seed(0)
+    with q.threads(1):
+        model = train(q.small_mobilenet(16), split, epochs=1, lr=3e-3, seed=0, desc="test")
+    return q.fold_batchnorm(model), split
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a.argmax(1) == b.argmax(1)).mean())
+
+
+def test_folding_batchnorm_keeps_the_function(trained):
+    _, split = trained
+    unfolded = q.small_mobilenet(16).eval()
+    folded = q.fold_batchnorm(unfolded)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    with torch.no_grad():
+        assert torch.allclose(unfolded(split.x_test[:8]), folded(split.x_test[:8]), atol=1e-4)
+
+
+def test_pt2e_int8_executorch_program_is_int8_and_close_to_float(trained):
+    model, split = trained
+    ptq = q.ptq_pt2e(model, split.x_train[:64])
+    per_channel = [n for n in ptq.graph.nodes if "dequantize_per_channel" in str(n.target)]
+    assert len(per_channel) == sum(isinstance(m, torch.nn.Conv2d | torch.nn.Linear) for m in model.modules())
+    int8_pte = q.to_executorch(ptq)
+    # fp32 weights alone would take 4 bytes each; int8 ones take 1, plus scales and the graph (this net is tiny).
+    assert len(int8_pte) < 2 * sum(p.numel() for p in model.parameters())
+    run = q.executorch_runner(int8_pte)
+    x = split.x_test[:50].numpy()
+    int8 = np.concatenate([run(x[i : i + 1]) for i in range(len(x))])
+    with torch.no_grad():
+        fp32 = model(split.x_test[:50]).numpy()
+    assert agreement(int8, fp32) >= 0.9
+    assert np.abs(int8 - fp32).max() < 0.25 * np.abs(fp32).max()
+
+
+def test_onnxruntime_qdq_model_stores_int8_weights_and_matches_float(trained, tmp_path):
+    model, split = trained
+    fp32_path, int8_path = str(tmp_path / "fp32.onnx"), str(tmp_path / "int8.onnx")
+    q.to_onnx(model, fp32_path)
+    q.ort_static_int8(fp32_path, int8_path, split.x_train[:64])
+    assert q.int8_weight_fraction(int8_path) == 1.0
+    ops = {node.op_type for node in onnx.load(int8_path).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert os.path.getsize(fp32_path) / os.path.getsize(int8_path) > 1.8  # tiny net: zero points and scales weigh
+    fp32, int8 = q.onnxruntime_runner(fp32_path), q.onnxruntime_runner(int8_path)
+    x = split.x_test[:50].numpy()
+    a = np.concatenate([fp32(x[i : i + 1]) for i in range(len(x))])
+    b = np.concatenate([int8(x[i : i + 1]) for i in range(len(x))])
+    with torch.no_grad():
+        assert np.allclose(a, model(split.x_test[:50]).numpy(), atol=1e-4)  # the fp32 export is faithful
+    assert agreement(a, b) >= 0.9
