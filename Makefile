@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LITERT := .venv-litert/complete
 
 .DEFAULT_GOAL := help
-.PHONY: help venv site serve test test-fast lint validate bench lock clean
+.PHONY: help venv site serve test test-fast lint validate bench linkcheck litert-venv lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,6 +20,9 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 
 venv: $(STAMP) ## create .venv with the pinned dependencies
 
+$(LITERT): $(STAMP) scripts/make_litert_venv.sh constraints-litert.txt
+	scripts/make_litert_venv.sh
+
 validate: $(STAMP) ## check every catalog file (writes nothing)
 	$(BIN)/kb validate
 
@@ -30,7 +34,7 @@ serve: $(STAMP) ## generate the pages and serve the site with live reload on htt
 	$(BIN)/kb generate
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --watch catalog --watch kb
 
-test: $(STAMP) ## run the whole test suite (slow and browser tests included)
+test: $(STAMP) $(LITERT) ## run the whole test suite (slow, export and browser tests included)
 	$(BIN)/kb validate
 	$(BIN)/pytest
 
@@ -42,10 +46,17 @@ lint: $(STAMP) ## ruff over the whole project
 	$(BIN)/ruff format --check kb reference_impls tests
 
 bench: $(STAMP) ## measure everything that results/ holds (slow; run on a quiet machine)
-	$(BIN)/kb bench
+	$(BIN)/kb bench impls
+	$(BIN)/kb bench linkcheck
+	$(BIN)/kb bench site
+
+linkcheck: $(STAMP) ## check every link of the catalog (network; updates results/linkcheck.json)
+	$(BIN)/kb linkcheck
+
+litert-venv: $(LITERT) ## build .venv-litert: litert-torch 0.10.0 for .tflite export (it pins an older pydantic)
 
 lock: ## re-pin every transitive dependency into constraints.txt from the current .venv
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
 
 clean: ## remove the site, generated pages and build outputs (keeps .venv)
-	rm -rf site build docs/index.md docs/tags.md docs/categories docs/entries docs/impls docs/downloads
+	rm -rf site build docs/index.md docs/tags.md docs/link-health.md docs/categories docs/entries docs/impls docs/downloads

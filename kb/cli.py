@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from kb import arxiv, bench, exports, impl, import_cli, linkcheck
 from kb.catalog import DEFAULT_ROOT, SCHEMA_FILE, Catalog, load_catalog
 from kb.schema import entry_json_schema
 from kb.yamlio import write_atomic
@@ -94,8 +95,12 @@ def _add_catalog_commands(subparsers: argparse._SubParsersAction) -> None:
         "validate", help="check every catalog file and report all problems (writes nothing)"
     )
     validate.add_argument("catalog", nargs="?", type=Path, default=DEFAULT_ROOT, help="catalog folder")
-    validate.add_argument("--format", choices=["text", "github"], default="text",
-                          help="github: print problems as GitHub Actions annotations")
+    validate.add_argument(
+        "--format",
+        choices=["text", "github"],
+        default="text",
+        help="github: print problems as GitHub Actions annotations",
+    )
     validate.add_argument("--rules", action="store_true", help="list the named rules and exit")
     validate.set_defaults(handler=_validate)
 
@@ -122,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Command groups: each module adds its own sub-commands (one line per module).
     _add_catalog_commands(subparsers)
+    import_cli.add_commands(subparsers)
+    arxiv.add_commands(subparsers)
+    exports.add_commands(subparsers)
+    linkcheck.add_commands(subparsers)
+    impl.add_commands(subparsers)
+    bench.add_commands(subparsers)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""How fast and how polite the link checker is: `kb bench-linkcheck` (a benchmark run, never a timed test).
+"""How fast and how polite the link checker is: `kb bench linkcheck` (a benchmark run, never a timed test).
 
 One server process (`kb.benchserver`) listens on 127.0.0.1 to 127.0.0.20 and answers every request 50 ms after it
 arrives, counting the requests in flight per address. The checker checks 2,000 URLs spread over those 20 hosts
@@ -222,13 +222,8 @@ def _bench(args: argparse.Namespace) -> int:
     return _write(report, args.out)
 
 
-def bench_with_defaults() -> int:
-    """`kb bench linkcheck`: the benchmark as the issue defines it, written to `results/bench/`."""
-    return _write(run_linkcheck_benchmark(), None)
-
-
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of the link checker benchmark (for `kb bench-linkcheck` or a `kb bench linkcheck` target)."""
+    """The options of `kb bench linkcheck`."""
     parser.add_argument("--urls", type=int, default=2000, help="URLs to check (default 2000)")
     parser.add_argument("--hosts", type=int, default=20, help="loopback hosts 127.0.0.1..N (default 20)")
     parser.add_argument("--delay", type=float, default=0.05, help="server answer delay in seconds (default 0.05)")

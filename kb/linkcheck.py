@@ -9,7 +9,7 @@ rate-limited host slows only itself. Redirects are followed by hand, so that eve
 (`kb.netsafety`), loops are caught, and a chain of permanent redirects (301, 308) from the first hop on is reported
 with the address it leads to (`moved_to`, which `kb linkcheck --fix` writes back).
 
-Throughput (`kb bench-linkcheck`, `kb.linkbench`): each host has its own connection pool (`kb.linkhost`) and
+Throughput (`kb bench linkcheck`, `kb.linkbench`): each host has its own connection pool (`kb.linkhost`) and
 `per_host` workers pulling from that host's queue. One pool shared by all hosts was measured CPU-bound at ~150
 URLs/s, because the pool walks all its requests and connections on every change; per-host pools keep that walk
 to `per_host` items. Requests go to the pool's transport directly, without an `httpx.AsyncClient` around it. And
@@ -280,9 +280,7 @@ def check_urls(
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `kb linkcheck` and its benchmark, `kb bench-linkcheck`."""
-    from kb.linkbench import add_bench_arguments
+    """Register `kb linkcheck` (its benchmark is `kb bench linkcheck`, in `kb.bench`)."""
     from kb.linkrun import add_linkcheck_parser
 
     add_linkcheck_parser(subparsers)
-    add_bench_arguments(subparsers.add_parser("bench-linkcheck", help="benchmark kb linkcheck against linkinator"))

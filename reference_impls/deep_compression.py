@@ -246,12 +246,18 @@ def run(quick: bool = False, seed: int = 0, bits: int = 6) -> dict[str, Any]:
         encoded = {name: encode_layer(getattr(shared, name)) for name in LAYERS}
         stored = sum(layer.nbytes for layer in encoded.values())
         decoded = decode(encoded)
-        point = {"bits": b, "accuracy": accuracy(decoded, split.x_test, split.y_test),
-                 "compression_ratio": dense_bytes / stored}
+        point = {
+            "bits": b,
+            "accuracy": accuracy(decoded, split.x_test, split.y_test),
+            "compression_ratio": dense_bytes / stored,
+        }
         curve.append(point)
         if b == bits:
-            exact = all(torch.equal(decoded.state_dict()[f"{n}.{p}"], getattr(getattr(shared, n), p).detach())
-                        for n in LAYERS for p in ("weight", "bias"))
+            exact = all(
+                torch.equal(decoded.state_dict()[f"{n}.{p}"], getattr(getattr(shared, n), p).detach())
+                for n in LAYERS
+                for p in ("weight", "bias")
+            )
             headline = {
                 "accuracy": point["accuracy"],
                 "shared_model_accuracy": accuracy(shared, split.x_test, split.y_test),

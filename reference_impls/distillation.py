@@ -80,12 +80,14 @@ def jittered_cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -
 def train_teacher(split: Split, epochs: int, seed: int) -> nn.Module:
     """The teacher, trained on jittered images: it learns the shift invariance that the student will inherit."""
     seed_everything(seed)
-    return train(teacher_net(), split, epochs=epochs, lr=1e-3, seed=seed, loss_fn=jittered_cross_entropy,
-                 desc="teacher")
+    return train(
+        teacher_net(), split, epochs=epochs, lr=1e-3, seed=seed, loss_fn=jittered_cross_entropy, desc="teacher"
+    )
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, temperature: float,
-            alpha: float) -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, temperature: float, alpha: float
+) -> torch.Tensor:
     """Hinton's loss: α·T²·KL(teacher_T ‖ student_T) + (1 − α)·cross-entropy with the labels."""
     student_log_p = F.log_softmax(student_logits / temperature, dim=1)
     teacher_log_p = F.log_softmax(teacher_logits / temperature, dim=1)
@@ -174,8 +176,12 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
             "kd_val_accuracy": val_accuracy,
             "seed": seed,
             "quick": quick,
-            "curves": {"per_seed": [{"seed": s, "kd_accuracy": k, "scratch_accuracy": a}
-                                    for s, k, a in zip(range(seed, seed + n_seeds), kd, scratch, strict=True)]},
+            "curves": {
+                "per_seed": [
+                    {"seed": s, "kd_accuracy": k, "scratch_accuracy": a}
+                    for s, k, a in zip(range(seed, seed + n_seeds), kd, scratch, strict=True)
+                ]
+            },
         }
 
 

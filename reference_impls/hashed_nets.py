@@ -152,20 +152,30 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     seed_everything(seed)
     baseline = dense_net(HIDDEN)
     baseline_params = count_params(baseline)
-    results: dict[str, Any] = {"baseline_accuracy": fit(baseline, "baseline 784-1000-10"),
-                               "baseline_params": baseline_params}
+    results: dict[str, Any] = {
+        "baseline_accuracy": fit(baseline, "baseline 784-1000-10"),
+        "baseline_params": baseline_params,
+    }
     curve = []
     for factor in factors:
         seed_everything(seed)
         hashed = HashedNet(1 / factor, seed=seed)
         budget = count_params(hashed)
         small = dense_net(hidden_for_budget(budget))
-        point = {"factor": factor, "hashed_params": budget, "small_dense_params": count_params(small),
-                 "small_dense_hidden": hidden_for_budget(budget), "compression_ratio": baseline_params / budget,
-                 "hashed_accuracy": fit(hashed, f"hashed 1/{factor}"),
-                 "small_dense_accuracy": fit(small, f"dense, same budget as 1/{factor}")}
-        point["winner"] = "hashed" if point["hashed_accuracy"] > point["small_dense_accuracy"] else (
-            "dense" if point["hashed_accuracy"] < point["small_dense_accuracy"] else "tie")
+        point = {
+            "factor": factor,
+            "hashed_params": budget,
+            "small_dense_params": count_params(small),
+            "small_dense_hidden": hidden_for_budget(budget),
+            "compression_ratio": baseline_params / budget,
+            "hashed_accuracy": fit(hashed, f"hashed 1/{factor}"),
+            "small_dense_accuracy": fit(small, f"dense, same budget as 1/{factor}"),
+        }
+        point["winner"] = (
+            "hashed"
+            if point["hashed_accuracy"] > point["small_dense_accuracy"]
+            else ("dense" if point["hashed_accuracy"] < point["small_dense_accuracy"] else "tie")
+        )
         curve.append(point)
         if factor == 8:  # the headline figures: 1/8 of the parameters
             results |= {"accuracy": point["hashed_accuracy"], "compression_ratio": point["compression_ratio"]}

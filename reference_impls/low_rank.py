@@ -190,8 +190,9 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     train(baseline, split, epochs=1 if quick else 6, lr=1e-3, seed=seed, desc="baseline LeNet-5")
     baseline_val = accuracy(baseline, split.x_val, split.y_val)
     energies = (0.9, 0.6) if quick else ENERGIES
-    curve = [evaluate(baseline, split, e, epochs=1 if quick else 2, seed=seed, runs=5 if quick else 20)
-             for e in energies]
+    curve = [
+        evaluate(baseline, split, e, epochs=1 if quick else 2, seed=seed, runs=5 if quick else 20) for e in energies
+    ]
     # Rank selection on validation: the cheapest model within 0.5 pp of the baseline, else the most accurate one.
     within = [p for p in curve if p["val_accuracy"] >= baseline_val - 0.005]
     chosen = min(within, key=lambda p: p["macs"]) if within else max(curve, key=lambda p: p["val_accuracy"])

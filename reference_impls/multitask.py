@@ -65,9 +65,15 @@ def stroke_thickness(x: torch.Tensor) -> torch.Tensor:
 def backbone() -> nn.Sequential:
     """Two conv-pool stages and a fully connected feature layer (LeNet-5 style)."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 7 * 7, 64), nn.ReLU(),
+        nn.Conv2d(1, 16, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 64),
+        nn.ReLU(),
     )
 
 
@@ -138,20 +144,30 @@ def paired_latency(a: nn.Module, b: nn.Module, runs: int, repeats: int = 5) -> t
     a.eval()
     b.eval()
     with threads(1), torch.inference_mode():
-        pairs = [(latency(lambda: a(x), warmup=10, runs=runs)["p50_ms"],
-                  latency(lambda: b(x), warmup=10, runs=runs)["p50_ms"]) for _ in range(repeats)]
+        pairs = [
+            (
+                latency(lambda: a(x), warmup=10, runs=runs)["p50_ms"],
+                latency(lambda: b(x), warmup=10, runs=runs)["p50_ms"],
+            )
+            for _ in range(repeats)
+        ]
     return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 
 def measure(model: nn.Module, split: Split, mean: float, std: float, latency_ms: float) -> dict[str, Any]:
     """Parameters, MACs, latency and both tasks' test figures of one model."""
     mae, r2 = thickness_error(model, split, mean, std)
-    return {"params": count_params(model), "macs": count_macs(model, torch.zeros(INPUT_SHAPE)),
-            "latency_ms": latency_ms, "accuracy": accuracy(ClassLogits(model), split.x_test, split.y_test),
-            "thickness_mae": mae, "thickness_r2": r2}
+    return {
+        "params": count_params(model),
+        "macs": count_macs(model, torch.zeros(INPUT_SHAPE)),
+        "latency_ms": latency_ms,
+        "accuracy": accuracy(ClassLogits(model), split.x_test, split.y_test),
+        "thickness_mae": mae,
+        "thickness_r2": r2,
+    }
 
 
-@register("multitask", arxiv="", catalog_id="caruana1997multitask", input_shape=INPUT_SHAPE)
+@register("multitask", arxiv=None, catalog_id="caruana1997multitask", input_shape=INPUT_SHAPE)
 def shared_net() -> nn.Module:
     """The shared-backbone two-head network."""
     return SharedNet()
@@ -171,29 +187,49 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         mean, std = float(thickness.mean()), float(thickness.std())
         seed_everything(seed)
         # Each separate net sees only its own task's loss: the other head's gradient never reaches its backbone.
-        separate = train(SeparateNets(), split, epochs=epochs, seed=seed, loss_fn=joint_loss(mean, std),
-                         desc="separate")
+        separate = train(
+            SeparateNets(), split, epochs=epochs, seed=seed, loss_fn=joint_loss(mean, std), desc="separate"
+        )
         sweep, nets = [], {}
         for weight in WEIGHTS:
             seed_everything(seed)
-            nets[weight] = train(shared_net(), split, epochs=epochs, seed=seed, loss_fn=joint_loss(mean, std, weight),
-                                 desc=f"shared λ={weight}")
+            nets[weight] = train(
+                shared_net(),
+                split,
+                epochs=epochs,
+                seed=seed,
+                loss_fn=joint_loss(mean, std, weight),
+                desc=f"shared λ={weight}",
+            )
             mae, r2 = thickness_error(nets[weight], split, mean, std)
             classes = ClassLogits(nets[weight])
-            sweep.append({"weight": weight, "val_accuracy": accuracy(classes, split.x_val, split.y_val),
-                          "accuracy": accuracy(classes, split.x_test, split.y_test),
-                          "thickness_mae": mae, "thickness_r2": r2})
+            sweep.append(
+                {
+                    "weight": weight,
+                    "val_accuracy": accuracy(classes, split.x_val, split.y_val),
+                    "accuracy": accuracy(classes, split.x_test, split.y_test),
+                    "thickness_mae": mae,
+                    "thickness_r2": r2,
+                }
+            )
         # The headline λ is the one with the best validation accuracy on the digit class, the primary task.
         weight = max(sweep, key=lambda row: row["val_accuracy"])["weight"]
         shared_ms, separate_ms = paired_latency(nets[weight], separate, runs)
         a = measure(nets[weight], split, mean, std, shared_ms)
         b = measure(separate, split, mean, std, separate_ms)
         return {
-            "accuracy": a["accuracy"], "baseline_accuracy": b["accuracy"],
-            "macs_ratio": a["macs"] / b["macs"], "params_ratio": a["params"] / b["params"],
-            "speedup": b["latency_ms"] / a["latency_ms"], "loss_weight": weight,
-            **{f"shared_{k}": v for k, v in a.items()}, **{f"separate_{k}": v for k, v in b.items()},
-            "thickness_mean_px": mean, "thickness_std_px": std, "seed": seed, "quick": quick,
+            "accuracy": a["accuracy"],
+            "baseline_accuracy": b["accuracy"],
+            "macs_ratio": a["macs"] / b["macs"],
+            "params_ratio": a["params"] / b["params"],
+            "speedup": b["latency_ms"] / a["latency_ms"],
+            "loss_weight": weight,
+            **{f"shared_{k}": v for k, v in a.items()},
+            **{f"separate_{k}": v for k, v in b.items()},
+            "thickness_mean_px": mean,
+            "thickness_std_px": std,
+            "seed": seed,
+            "quick": quick,
             "curves": {"loss_weight_sweep": sweep},
         }
 

@@ -88,9 +88,16 @@ def mnas_reward(acc: float, latency_ms: float, target_ms: float, w: float = W) -
 
 def pareto_front(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The points no other point beats on both accuracy (higher) and latency (lower), by latency."""
-    front = [p for p in points if not any(
-        q["accuracy"] >= p["accuracy"] and q["latency_ms"] <= p["latency_ms"]
-        and (q["accuracy"], q["latency_ms"]) != (p["accuracy"], p["latency_ms"]) for q in points)]
+    front = [
+        p
+        for p in points
+        if not any(
+            q["accuracy"] >= p["accuracy"]
+            and q["latency_ms"] <= p["latency_ms"]
+            and (q["accuracy"], q["latency_ms"]) != (p["accuracy"], p["latency_ms"])
+            for q in points
+        )
+    ]
     unique = {(p["accuracy"], p["latency_ms"]): p for p in front}
     return sorted(unique.values(), key=lambda p: p["latency_ms"])
 
@@ -126,9 +133,12 @@ class Evaluator:
             x = torch.zeros(INPUT_SHAPE)
             with threads(1), torch.inference_mode():
                 ms = latency(lambda: net(x), warmup=5, runs=self.runs)["p50_ms"]
-            self.cache[arch] = {"arch": describe(arch), "accuracy": accuracy(net, self.split.x_val, self.split.y_val),
-                                "test_accuracy": accuracy(net, self.split.x_test, self.split.y_test),
-                                "latency_ms": ms}
+            self.cache[arch] = {
+                "arch": describe(arch),
+                "accuracy": accuracy(net, self.split.x_val, self.split.y_val),
+                "test_accuracy": accuracy(net, self.split.x_test, self.split.y_test),
+                "latency_ms": ms,
+            }
         point = dict(self.cache[arch])
         point["reward"] = mnas_reward(point["accuracy"], point["latency_ms"], self.target_ms)
         return point
@@ -157,8 +167,10 @@ def reinforce_search(evaluate: Evaluator, budget: int, seed: int, lr: float = 0.
 def random_search(evaluate: Evaluator, budget: int, seed: int) -> list[dict[str, Any]]:
     """Uniform sampling of the same space with the same budget."""
     rng = random.Random(seed)
-    return [evaluate(tuple(rng.randrange(len(CHOICES[key])) for _, key in DECISIONS)) | {"step": step}
-            for step in tqdm(range(budget), desc="random", disable=None)]
+    return [
+        evaluate(tuple(rng.randrange(len(CHOICES[key])) for _, key in DECISIONS)) | {"step": step}
+        for step in tqdm(range(budget), desc="random", disable=None)
+    ]
 
 
 @register("nas", arxiv="1611.01578", catalog_id="zoph2017neural", input_shape=INPUT_SHAPE)
@@ -185,18 +197,32 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         best = {name: max(points, key=lambda p: p["reward"]) for name, points in searches.items()}
         fronts = {name: pareto_front(points) for name, points in searches.items()}
         return {
-            "accuracy": best["controller"]["test_accuracy"], "baseline_accuracy": best["random"]["test_accuracy"],
-            "best_arch": best["controller"]["arch"], "best_latency_ms": best["controller"]["latency_ms"],
-            "best_reward": best["controller"]["reward"], "random_best_arch": best["random"]["arch"],
-            "random_best_latency_ms": best["random"]["latency_ms"], "random_best_reward": best["random"]["reward"],
+            "accuracy": best["controller"]["test_accuracy"],
+            "baseline_accuracy": best["random"]["test_accuracy"],
+            "best_arch": best["controller"]["arch"],
+            "best_latency_ms": best["controller"]["latency_ms"],
+            "best_reward": best["controller"]["reward"],
+            "random_best_arch": best["random"]["arch"],
+            "random_best_latency_ms": best["random"]["latency_ms"],
+            "random_best_reward": best["random"]["reward"],
             "hypervolume_controller": hypervolume(fronts["controller"], slowest),
             "hypervolume_random": hypervolume(fronts["random"], slowest),
-            **{f"mean_reward_{name}_last_half": statistics.mean(p["reward"] for p in points[budget // 2 :])
-               for name, points in searches.items()},
-            "target_ms": evaluate.target_ms, "w": W, "budget": budget, "architectures_trained": len(evaluate.cache),
-            "seed": seed, "quick": quick,
-            "curves": {"controller": controller, "random": uniform, "pareto_controller": fronts["controller"],
-                       "pareto_random": fronts["random"]},
+            **{
+                f"mean_reward_{name}_last_half": statistics.mean(p["reward"] for p in points[budget // 2 :])
+                for name, points in searches.items()
+            },
+            "target_ms": evaluate.target_ms,
+            "w": W,
+            "budget": budget,
+            "architectures_trained": len(evaluate.cache),
+            "seed": seed,
+            "quick": quick,
+            "curves": {
+                "controller": controller,
+                "random": uniform,
+                "pareto_controller": fronts["controller"],
+                "pareto_random": fronts["random"],
+            },
         }
 
 

@@ -143,7 +143,10 @@ def sensitivity_scan(model: nn.Module, split: Split, grid: tuple[float, ...] = S
 
 
 def choose_sparsities(
-    scan: dict[str, list[float]], baseline_val: float, sizes: dict[str, int], target: float,
+    scan: dict[str, list[float]],
+    baseline_val: float,
+    sizes: dict[str, int],
+    target: float,
     grid: tuple[float, ...] = SCAN_GRID,
 ) -> dict[str, float]:
     """Per-layer sparsities that reach `target` overall, spending the budget where the scan says it hurts least.
@@ -153,8 +156,10 @@ def choose_sparsities(
     up less sparse than robust ones, as in the paper.
     """
     for tolerance in sorted({baseline_val - acc for accs in scan.values() for acc in accs} | {0.0}):
-        chosen = {name: max((s for s, acc in zip(grid, accs, strict=True) if baseline_val - acc <= tolerance),
-                            default=0.0) for name, accs in scan.items()}
+        chosen = {
+            name: max((s for s, acc in zip(grid, accs, strict=True) if baseline_val - acc <= tolerance), default=0.0)
+            for name, accs in scan.items()
+        }
         if sum(chosen[n] * sizes[n] for n in chosen) >= target * sum(sizes.values()):
             return chosen
     return dict.fromkeys(scan, grid[-1])
@@ -245,12 +250,26 @@ def sparse_bytes(model: nn.Module) -> int:
 
 def subset(split: Split, train: int = 256, val: int = 100, test: int = 200) -> Split:
     """The first images of each part of `split`: the data of `--quick` runs, which check mechanics, not accuracy."""
-    return replace(split, x_train=split.x_train[:train], y_train=split.y_train[:train], x_val=split.x_val[:val],
-                   y_val=split.y_val[:val], x_test=split.x_test[:test], y_test=split.y_test[:test])
+    return replace(
+        split,
+        x_train=split.x_train[:train],
+        y_train=split.y_train[:train],
+        x_val=split.x_val[:val],
+        y_val=split.y_val[:val],
+        x_test=split.x_test[:test],
+        y_test=split.y_test[:test],
+    )
 
 
 def prune_model(
-    model: nn.Module, split: Split, *, seed: int, base_epochs: int, lr: float, target: float, rounds: int,
+    model: nn.Module,
+    split: Split,
+    *,
+    seed: int,
+    base_epochs: int,
+    lr: float,
+    target: float,
+    rounds: int,
     epochs: int,
 ) -> dict[str, Any]:
     """Train `model`, scan its sensitivity, prune it iteratively and measure the result."""
@@ -273,8 +292,12 @@ def prune_model(
         "curves": {
             "accuracy_vs_sparsity": [{"sparsity": 0.0, "accuracy": baseline}]
             + [{"sparsity": s, "accuracy": a} for s, a in curve],
-            **{f"sensitivity_{name}": [{"sparsity": s, "val_accuracy": a} for s, a in zip(SCAN_GRID, accs, strict=True)]
-               for name, accs in scan.items()},
+            **{
+                f"sensitivity_{name}": [
+                    {"sparsity": s, "val_accuracy": a} for s, a in zip(SCAN_GRID, accs, strict=True)
+                ]
+                for name, accs in scan.items()
+            },
         },
     }
 

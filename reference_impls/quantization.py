@@ -191,8 +191,16 @@ def to_onnx(model: nn.Module, path: str) -> None:
     """
     import onnx
 
-    torch.onnx.export(model.eval(), (torch.zeros(INPUT_SHAPE),), path, input_names=["x"], output_names=["logits"],
-                      dynamo=True, external_data=False, verbose=False)
+    torch.onnx.export(
+        model.eval(),
+        (torch.zeros(INPUT_SHAPE),),
+        path,
+        input_names=["x"],
+        output_names=["logits"],
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
     exported = onnx.load(path)
     for node in exported.graph.node:
         del node.metadata_props[:]
@@ -212,8 +220,15 @@ def ort_static_int8(fp32_path: str, int8_path: str, calibration: torch.Tensor) -
             image = next(self.images, None)
             return None if image is None else {"x": image[None]}
 
-    quantize_static(fp32_path, int8_path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        fp32_path,
+        int8_path,
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
 
 
 def onnxruntime_runner(path: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -241,25 +256,37 @@ def runtime_accuracy(logits: Callable[[np.ndarray], np.ndarray], split: Split) -
     return float(np.mean([logits(x[i : i + 1]).argmax() == y[i] for i in range(len(y))]))
 
 
-def speedup(fp32: Callable[[np.ndarray], np.ndarray], int8: Callable[[np.ndarray], np.ndarray], runs: int,
-            repeats: int = 5) -> tuple[float, float, float]:
+def speedup(
+    fp32: Callable[[np.ndarray], np.ndarray], int8: Callable[[np.ndarray], np.ndarray], runs: int, repeats: int = 5
+) -> tuple[float, float, float]:
     """fp32 and int8 median latency (ms) and their ratio; repeats interleave the two so that load drifts cancel."""
     x = np.zeros(INPUT_SHAPE, dtype=np.float32)
-    pairs = [(latency(lambda: fp32(x), warmup=10, runs=runs)["p50_ms"],
-              latency(lambda: int8(x), warmup=10, runs=runs)["p50_ms"]) for _ in range(repeats)]
+    pairs = [
+        (
+            latency(lambda: fp32(x), warmup=10, runs=runs)["p50_ms"],
+            latency(lambda: int8(x), warmup=10, runs=runs)["p50_ms"],
+        )
+        for _ in range(repeats)
+    ]
     fp32_ms, int8_ms = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
     return fp32_ms, int8_ms, fp32_ms / int8_ms
 
 
-def compare(prefix: str, fp32: Callable, int8: Callable, fp32_bytes: int, int8_bytes: int, split: Split,
-            runs: int) -> dict[str, Any]:
+def compare(
+    prefix: str, fp32: Callable, int8: Callable, fp32_bytes: int, int8_bytes: int, split: Split, runs: int
+) -> dict[str, Any]:
     """The figures of one runtime: accuracies, file sizes, latencies and their ratios."""
     fp32_ms, int8_ms, ratio = speedup(fp32, int8, runs)
-    return {f"fp32_accuracy_{prefix}": runtime_accuracy(fp32, split),
-            f"accuracy_{prefix}": runtime_accuracy(int8, split),
-            f"fp32_bytes_{prefix}": fp32_bytes, f"int8_bytes_{prefix}": int8_bytes,
-            f"size_ratio_{prefix}": fp32_bytes / int8_bytes,
-            f"fp32_ms_{prefix}": fp32_ms, f"int8_ms_{prefix}": int8_ms, f"speedup_{prefix}": ratio}
+    return {
+        f"fp32_accuracy_{prefix}": runtime_accuracy(fp32, split),
+        f"accuracy_{prefix}": runtime_accuracy(int8, split),
+        f"fp32_bytes_{prefix}": fp32_bytes,
+        f"int8_bytes_{prefix}": int8_bytes,
+        f"size_ratio_{prefix}": fp32_bytes / int8_bytes,
+        f"fp32_ms_{prefix}": fp32_ms,
+        f"int8_ms_{prefix}": int8_ms,
+        f"speedup_{prefix}": ratio,
+    }
 
 
 @register("quantization", arxiv="1712.05877", catalog_id="jacob2018quantization", input_shape=INPUT_SHAPE)
@@ -287,15 +314,29 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         ptq = ptq_pt2e(model, calibration)
         ptq_accuracy = accuracy(ExportedTrainer(ptq), split.x_test, split.y_test)
         fp32_pte, int8_pte = to_executorch(model), to_executorch(ptq)
-        results = compare("executorch", executorch_runner(fp32_pte), executorch_runner(int8_pte), len(fp32_pte),
-                          len(int8_pte), split, runs)
+        results = compare(
+            "executorch",
+            executorch_runner(fp32_pte),
+            executorch_runner(int8_pte),
+            len(fp32_pte),
+            len(int8_pte),
+            split,
+            runs,
+        )
 
         with tempfile.TemporaryDirectory() as tmp:
             fp32_onnx, int8_onnx = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "int8.onnx")
             to_onnx(model, fp32_onnx)
             ort_static_int8(fp32_onnx, int8_onnx, calibration)
-            results |= compare("onnxruntime", onnxruntime_runner(fp32_onnx), onnxruntime_runner(int8_onnx),
-                               os.path.getsize(fp32_onnx), os.path.getsize(int8_onnx), split, runs)
+            results |= compare(
+                "onnxruntime",
+                onnxruntime_runner(fp32_onnx),
+                onnxruntime_runner(int8_onnx),
+                os.path.getsize(fp32_onnx),
+                os.path.getsize(int8_onnx),
+                split,
+                runs,
+            )
             results["int8_weight_fraction_onnxruntime"] = int8_weight_fraction(int8_onnx)
 
         qat = qat_pt2e(copy.deepcopy(model), split, epochs=1, seed=seed + 1)  # leave the baseline untouched
@@ -306,12 +347,21 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         runtimes = ("executorch", "onnxruntime")
         best = max(runtimes, key=lambda r: results[f"speedup_{r}"])
         isa = cpu_info()["isa"]
-        return {"accuracy": results[f"accuracy_{best}"], "baseline_accuracy": baseline,
-                "ptq_accuracy": ptq_accuracy,
-                "size_ratio": results[f"size_ratio_{best}"], "speedup": results[f"speedup_{best}"],
-                "best_runtime": best, **results, "params": sum(p.numel() for p in model.parameters()),
-                "isa": ",".join(isa), "int8_dot_product": any(flag in isa for flag in INT8_DOT_PRODUCT),
-                "threads": 1, "seed": seed, "quick": quick}
+        return {
+            "accuracy": results[f"accuracy_{best}"],
+            "baseline_accuracy": baseline,
+            "ptq_accuracy": ptq_accuracy,
+            "size_ratio": results[f"size_ratio_{best}"],
+            "speedup": results[f"speedup_{best}"],
+            "best_runtime": best,
+            **results,
+            "params": sum(p.numel() for p in model.parameters()),
+            "isa": ",".join(isa),
+            "int8_dot_product": any(flag in isa for flag in INT8_DOT_PRODUCT),
+            "threads": 1,
+            "seed": seed,
+            "quick": quick,
+        }
 
 
 def main() -> None:

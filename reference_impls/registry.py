@@ -20,7 +20,7 @@ Builder = Callable[..., nn.Module]
 Experiment = Callable[..., dict[str, Any]]
 
 # Modules of this package that hold infrastructure, not techniques; discovery skips them.
-_INFRASTRUCTURE = {"registry", "data", "training"}
+_INFRASTRUCTURE = {"registry", "data", "training", "measure", "export", "benchmark"}
 
 
 @dataclass
@@ -29,7 +29,7 @@ class ImplSpec:
 
     id: str
     builder: Builder
-    arxiv: str
+    arxiv: str | None
     catalog_id: str
     input_shape: tuple[int, ...]
     task: str
@@ -45,13 +45,13 @@ _REGISTRY: dict[str, ImplSpec] = {}
 
 
 def register(
-    impl_id: str, *, arxiv: str, catalog_id: str, input_shape: tuple[int, ...], task: str = "classification"
+    impl_id: str, *, arxiv: str | None, catalog_id: str, input_shape: tuple[int, ...], task: str = "classification"
 ) -> Callable[[Builder], Builder]:
     """Register a model builder under `impl_id`.
 
     Args:
         impl_id: The id (`mobilenet_v1`); catalog entries name it in `reference_impl`.
-        arxiv: The arXiv id of the paper the implementation follows.
+        arxiv: The arXiv id of the paper the implementation follows (None for a paper not on arXiv).
         catalog_id: The id of the paper's catalog entry.
         input_shape: The default input shape, batch dimension included.
         task: What the model does (classification, detection, ...).

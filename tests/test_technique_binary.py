@@ -23,8 +23,10 @@ def test_xnor_popcount_equals_the_integer_dot_product():
     assert np.array_equal(xnor_popcount(pack_signs(a), pack_signs(w), 131), (a @ w.T).long().numpy())
 
 
-@pytest.mark.parametrize("layer,shape", [(BinaryConv2d(20, 50, 5, xnor=True), (3, 20, 12, 12)),
-                                         (BinaryLinear(800, 500, xnor=True), (7, 800))])
+@pytest.mark.parametrize(
+    "layer,shape",
+    [(BinaryConv2d(20, 50, 5, xnor=True), (3, 20, 12, 12)), (BinaryLinear(800, 500, xnor=True), (7, 800))],
+)
 def test_packed_kernel_equals_float_reference_exactly(layer, shape):
     torch.manual_seed(0)
     x = torch.randn(shape)

@@ -31,7 +31,10 @@ def test_separable_filters_error_shrinks_with_rank():
 def test_tucker2_error_shrinks_with_rank():
     torch.manual_seed(0)
     layer, x = nn.Conv2d(20, 50, 5), torch.randn(2, 20, 12, 12)
-    errors = [relative_error(layer, tucker2_conv(layer, r_in, r_out), x) for r_in, r_out in ((2, 5), (5, 10), (10, 25), (20, 50))]
+    errors = [
+        relative_error(layer, tucker2_conv(layer, r_in, r_out), x)
+        for r_in, r_out in ((2, 5), (5, 10), (10, 25), (20, 50))
+    ]
     assert errors == sorted(errors, reverse=True)
     assert errors[-1] < 1e-5  # full ranks reproduce the kernel
 

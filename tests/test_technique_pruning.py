@@ -37,7 +37,8 @@ def test_retraining_keeps_pruned_weights_at_zero():
         assert torch.all(weight[masks[name] == 0] == 0)
         assert int((weight == 0).sum()) >= round(target * weight.numel())
     expected = sum(round(t * layers[n].weight.numel()) for n, t in targets.items()) / sum(
-        m.weight.numel() for m in layers.values())
+        m.weight.numel() for m in layers.values()
+    )
     assert sparsity(model) == pytest.approx(expected, abs=1e-4)
     assert [s for s, _ in curve] == sorted(s for s, _ in curve)
 
