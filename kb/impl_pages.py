@@ -17,6 +17,7 @@ from typing import Any
 
 from kb.catalog import Catalog, load_catalog
 from kb.pages import escape
+from kb.plots import svg_chart
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_ROOT / "results" / "impl"
@@ -88,7 +89,9 @@ def results_section(records: list[dict[str, Any]], impl_id: str) -> str:
         for name, points in record.get("curves", {}).items():
             step = max(1, len(points) // 10)  # ten points show the trend; the file holds all of them
             sampled = points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
-            parts.append(f"\n**curve: {name}** ({len(points)} points, every {step}th shown)\n\n" + table(sampled))
+            chart = svg_chart(points, name)
+            parts.append(f"\n**curve: {name}**\n\n" + (f"{chart}\n\n" if chart else ""))
+            parts.append(f"{len(points)} points, every {step}th in the table:\n\n" + table(sampled))
     return "\n".join(parts)
 
 
