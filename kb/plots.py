@@ -23,14 +23,18 @@ def _numeric_keys(points: list[dict[str, Any]]) -> list[str]:
 def choose_axes(points: list[dict[str, Any]]) -> tuple[str, list[str]] | None:
     """The x key and the y keys of a curve, or None when the points have fewer than two numeric keys.
 
-    x is the first numeric key; y are the accuracy-like keys after it, or else the other numeric keys (three at most).
+    Accuracy is what every experiment trades against something, so accuracy-like keys go on the y axis and the first
+    other numeric key (sparsity, bits, rank, latency, step) on the x axis; without accuracy, the first numeric key is
+    x and the next ones (three at most) are y.
     """
     numeric = _numeric_keys(points)
     if len(numeric) < 2:
         return None
-    x, rest = numeric[0], numeric[1:]
-    accuracy_like = [k for k in rest if "acc" in k]
-    return x, (accuracy_like or rest)[:3]
+    accuracy_like = [k for k in numeric if "acc" in k]
+    others = [k for k in numeric if k not in accuracy_like]
+    if accuracy_like and others:
+        return others[0], accuracy_like[:3]
+    return numeric[0], numeric[1:4]
 
 
 def _ticks(low: float, high: float) -> list[float]:
