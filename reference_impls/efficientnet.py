@@ -27,8 +27,8 @@ are in `VARIANTS`; `compound(φ)` prints the rule's values beside them.
 
 ## What our run measured
 
-`kb bench impls --only efficientnet_b0` (and b1..b3) record parameters and MACs next to Table 2's, sizes and CPU latency;
-the tables below are generated from those results files.
+`kb bench impls --only efficientnet_b0` (and b1..b3) record parameters and MACs next to Table 2's, sizes and CPU
+latency; the tables below are generated from those results files.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ so MACs fall roughly with α² and ρ², parameters with α² alone.
 
 ## What our run measured
 
-`kb bench impls --only mobilenet_v1` records the parameter and MAC counts of the 1.0-224 configuration next to Table 8's,
-the fp32 size on disk, and CPU latency in eager PyTorch and each exported runtime. The tables below are generated
+`kb bench impls --only mobilenet_v1` records the parameter and MAC counts of the 1.0-224 configuration next to Table
+8's, the fp32 size on disk, and CPU latency in eager PyTorch and each exported runtime. The tables below are generated
 from that results file.
 """
 

@@ -25,8 +25,8 @@ A separable convolution with M inputs, N outputs and a 3×3 kernel has 9M + MN w
 
 ## What our run measured
 
-`kb bench impls --only xception` records parameters next to Table 3's and the MACs at 299×299, sizes and CPU latency; the
-tables below are generated from that results file.
+`kb bench impls --only xception` records parameters next to Table 3's and the MACs at 299×299, sizes and CPU latency;
+the tables below are generated from that results file.
 """
 
 from __future__ import annotations
