@@ -40,8 +40,6 @@ filled in below from the results file of `kb bench` (never typed by hand).
 
 from __future__ import annotations
 
-import argparse
-import json
 from typing import Any
 
 import numpy as np
@@ -51,7 +49,7 @@ from torch.nn import functional as F
 
 from reference_impls.data import mnist
 from reference_impls.pruning import subset
-from reference_impls.registry import experiment, register
+from reference_impls.registry import experiment, experiment_cli, register
 from reference_impls.training import accuracy, seed_everything, train
 
 MODES = ("float", "bwn", "xnor")
@@ -243,14 +241,5 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    """Run the default experiment and print its figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few seconds on a data subset, for tests")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    experiment_cli(run, __doc__, "a few seconds on a data subset, for tests")

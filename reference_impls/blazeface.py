@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reference_impls.registry import experiment, register
+from reference_impls.registry import experiment, experiment_cli, register
 
 # Anchor sizes as fractions of the image: 2 per cell on the 16×16 map, 6 per cell on the 8×8 map (at 128×128).
 ANCHOR_SIZES = ((0.1, 0.16), (0.22, 0.3, 0.38, 0.46, 0.54, 0.62))
@@ -297,7 +297,4 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    result = run(quick=True)
-    for key, value in result.items():
-        if key != "curves":
-            print(f"{key:>22}: {value}")
+    experiment_cli(run, __doc__, "40 steps on 256 images, for tests")

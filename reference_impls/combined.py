@@ -35,8 +35,6 @@ against the teacher are filled in below from the results file of `kb bench` (nev
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import tempfile
@@ -59,7 +57,7 @@ from reference_impls.pruning import (
     subset,
 )
 from reference_impls.quantization import onnxruntime_runner, ort_static_int8, runtime_accuracy, to_onnx
-from reference_impls.registry import experiment, register
+from reference_impls.registry import experiment, experiment_cli, register
 from reference_impls.training import accuracy, seed_everything, train
 
 INPUT_SHAPE = (1, 1, 28, 28)
@@ -158,14 +156,5 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         }
 
 
-def main() -> None:
-    """Run the default experiment and print its figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a data subset and one epoch per stage, for tests")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    experiment_cli(run, __doc__, "a data subset and one epoch per stage, for tests")

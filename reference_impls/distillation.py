@@ -35,8 +35,6 @@ by hand).
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 from dataclasses import replace
 from typing import Any
@@ -49,7 +47,7 @@ from tqdm import tqdm
 from reference_impls.data import Split, mnist
 from reference_impls.measure import threads
 from reference_impls.pruning import LeNet5, subset
-from reference_impls.registry import experiment, register
+from reference_impls.registry import experiment, experiment_cli, register
 from reference_impls.training import LossFn, accuracy, seed_everything, train
 
 TEMPERATURES = (4.0, 8.0)
@@ -185,14 +183,5 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         }
 
 
-def main() -> None:
-    """Run the default experiment and print its figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a data subset and two seeds, for tests")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    experiment_cli(run, __doc__, "a data subset and two seeds, for tests")

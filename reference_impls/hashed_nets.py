@@ -33,8 +33,6 @@ typed by hand).
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from typing import Any
 
@@ -44,7 +42,7 @@ from torch import nn
 
 from reference_impls.data import mnist
 from reference_impls.pruning import subset
-from reference_impls.registry import experiment, register
+from reference_impls.registry import experiment, experiment_cli, register
 from reference_impls.training import accuracy, seed_everything, train
 
 HIDDEN = 1000
@@ -183,14 +181,5 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     return {**results, "seed": seed, "quick": quick, "curves": {"accuracy_vs_compression": curve}}
 
 
-def main() -> None:
-    """Run the default experiment and print its figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few seconds on a data subset, for tests")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    experiment_cli(run, __doc__, "a few seconds on a data subset, for tests")

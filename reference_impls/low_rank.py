@@ -42,9 +42,7 @@ in below from the results file of `kb bench` (never typed by hand).
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 from typing import Any
 
 import torch
@@ -53,7 +51,7 @@ from torch import nn
 from reference_impls.data import Split, mnist
 from reference_impls.measure import count_macs, latency, threads
 from reference_impls.pruning import LeNet5, subset
-from reference_impls.registry import experiment, register
+from reference_impls.registry import experiment, experiment_cli, register
 from reference_impls.training import accuracy, seed_everything, train
 
 ENERGIES = (0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
@@ -210,14 +208,5 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    """Run the default experiment and print its figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few seconds on a data subset, for tests")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    experiment_cli(run, __doc__, "a few seconds on a data subset, for tests")

@@ -32,8 +32,6 @@ networks are filled in below, side by side, from the results file of `kb bench` 
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 from typing import Any
 
@@ -44,7 +42,7 @@ from torch.nn import functional as F
 from reference_impls.data import Split, mnist
 from reference_impls.measure import count_macs, count_params, latency, threads
 from reference_impls.pruning import subset
-from reference_impls.registry import experiment, register
+from reference_impls.registry import experiment, experiment_cli, register
 from reference_impls.training import accuracy, seed_everything, train
 
 INPUT_SHAPE = (1, 1, 28, 28)
@@ -234,14 +232,5 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         }
 
 
-def main() -> None:
-    """Run the default experiment and print its figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a data subset and one epoch, for tests")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    experiment_cli(run, __doc__, "a data subset and one epoch, for tests")

@@ -33,8 +33,6 @@ the best architecture's test accuracy are filled in below from the results file 
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import statistics
 from dataclasses import dataclass
@@ -46,7 +44,7 @@ from tqdm import tqdm
 
 from reference_impls.data import Split, digits
 from reference_impls.measure import latency, threads
-from reference_impls.registry import experiment, register
+from reference_impls.registry import experiment, experiment_cli, register
 from reference_impls.separable import DepthwiseSeparableConv, conv_bn
 from reference_impls.training import accuracy, seed_everything, train
 
@@ -226,14 +224,5 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         }
 
 
-def main() -> None:
-    """Run the default experiment and print its figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a budget of four one-epoch children, for tests")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    experiment_cli(run, __doc__, "a budget of four one-epoch children, for tests")

@@ -43,8 +43,6 @@ are filled in below from the results file of `kb bench` (never typed by hand).
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from dataclasses import dataclass, replace
 from typing import Any
@@ -55,7 +53,7 @@ from torch import nn
 from tqdm import tqdm
 
 from reference_impls.data import Split, mnist
-from reference_impls.registry import experiment, register
+from reference_impls.registry import experiment, experiment_cli, register
 from reference_impls.training import accuracy, seed_everything, train
 
 Masks = dict[str, torch.Tensor]
@@ -324,14 +322,5 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     return {**mlp, **{f"conv_{k}": v for k, v in lenet5.items()}, "seed": seed, "quick": quick, "curves": curves}
 
 
-def main() -> None:
-    """Run the default experiment and print its figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few seconds on a data subset, for tests")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    experiment_cli(run, __doc__, "a few seconds on a data subset, for tests")

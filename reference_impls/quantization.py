@@ -42,9 +42,7 @@ results file of `kb bench` (never typed by hand).
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import os
 import statistics
 import tempfile
@@ -59,7 +57,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from reference_impls.data import Split, mnist
 from reference_impls.measure import cpu_info, latency, threads
 from reference_impls.pruning import subset
-from reference_impls.registry import experiment, register
+from reference_impls.registry import experiment, experiment_cli, register
 from reference_impls.separable import DepthwiseSeparableConv, conv_bn
 from reference_impls.training import accuracy, seed_everything, train
 
@@ -364,14 +362,5 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         }
 
 
-def main() -> None:
-    """Run the default experiment and print its figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a thin net on a data subset, for tests")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    experiment_cli(run, __doc__, "a thin net on a data subset, for tests")

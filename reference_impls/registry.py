@@ -8,7 +8,9 @@ iterate this registry instead of keeping lists of their own. A module that also 
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import json
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,3 +110,15 @@ def get(impl_id: str) -> ImplSpec:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY)) or "none yet"
         raise KeyError(f"no reference implementation {impl_id!r}; registered: {known}") from None
+
+
+def experiment_cli(run: Experiment, description: str, quick_help: str) -> None:
+    """The command line of an experiment module: `python -m reference_impls.<module> [--quick] [--seed N]`.
+
+    Runs the default experiment, or its short version with `--quick`, and prints the figures as one JSON object.
+    """
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--seed", type=int, default=0, help="seeds the run; the data split never changes")
+    args = parser.parse_args()
+    print(json.dumps(run(quick=args.quick, seed=args.seed), indent=2))

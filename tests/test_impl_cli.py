@@ -43,3 +43,20 @@ def test_bench_writes_a_results_file_that_the_pages_render(tmp_path, capsys):
     page = pages["impls/separable_conv.md"]
     assert "::: reference_impls.separable" in page and path.name in page and "Run it yourself" in page
     assert "::: reference_impls.efficientnet" not in pages["impls/efficientnet_b1.md"]  # only on b0's page
+
+
+@pytest.mark.slow
+def test_every_experiment_module_runs_as_a_program() -> None:
+    """`python -m reference_impls.<module> --help` for each module with an experiment (the run itself is tested
+    through `run(quick=True)` in the technique tests)."""
+    import subprocess
+    import sys
+
+    from reference_impls.registry import all_impls
+
+    modules = sorted({spec.module for spec in all_impls() if spec.experiment})
+    assert len(modules) >= 10
+    for module in modules:
+        result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+        assert "--quick" in result.stdout and "--seed" in result.stdout
