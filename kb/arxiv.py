@@ -35,7 +35,10 @@ from kb.yamlio import load_yaml
 
 ARXIV_API = "https://export.arxiv.org/api/query"
 CROSSREF_API = "https://api.crossref.org/works/"
-PLACEHOLDER_SUMMARY = "TODO: say in one to three sentences of your own what the paper does and why it matters."
+# Starts with the marker that the rule `summary-written` looks for, so the two cannot drift apart.
+PLACEHOLDER_SUMMARY = (
+    f"{rules.PLACEHOLDER}: say in one to three sentences of your own what the paper does and why it matters."
+)
 POLITE_INTERVAL_S = 3.0  # arXiv's API terms: no more than one request every three seconds
 _LAST_REQUEST = Path(tempfile.gettempdir()) / "kb-arxiv-last-request"
 _ATOM = {"atom": "http://www.w3.org/2005/Atom", "arxiv": "http://arxiv.org/schemas/atom"}

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from kb.linkresults import LinkResult, Status
+from kb.pages import escape
 from kb.schema import Entry
 
 PROBLEMS = (
@@ -34,12 +35,6 @@ LABELS = {
     Status.unsafe: "refused",
     Status.error: "error",
 }
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+!|<>&\"'~=^:$")  # `:` for emoji shortcodes, `=~^` for marks
-
-
-def escape(text: str) -> str:
-    """`text` safe inside Markdown (a table cell included) and HTML: specials become character references."""
-    return "".join(f"&#{ord(c)};" if c in _MARKDOWN_SPECIAL else (" " if c in "\r\n\t" else c) for c in text)
 
 
 def link(url: str, text: str | None = None) -> str:

@@ -17,8 +17,9 @@ from kb.bibtex import entry_bibtex
 from kb.catalog import Catalog
 from kb.schema import Category, Entry
 
-# Characters that Markdown (or the HTML inside it) would read as syntax, written as character references.
-_MD_SPECIAL = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()<>#+!|~$&:"}
+# Characters that Markdown (or the HTML inside it) would read as syntax, written as character references:
+# `:` starts emoji shortcodes, `=~^` marks, and quotes would end an HTML attribute the text is placed in.
+_MD_SPECIAL = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()<>#+!|~$&:\"'=^"}
 _MD_ESCAPE = str.maketrans(_MD_SPECIAL)
 _CITATION = re.compile(r"\[@([a-z0-9-]+)\]")
 
@@ -28,7 +29,7 @@ class GenerationError(Exception):
 
 
 def escape(text: str) -> str:
-    """Text from the catalog made safe for inline Markdown, table cells included."""
+    """Text from the catalog made safe for inline Markdown, table cells and HTML attribute values included."""
     return " ".join(text.split()).translate(_MD_ESCAPE)
 
 
