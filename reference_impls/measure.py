@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
+import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -151,6 +153,52 @@ def latency(run: Callable[[], Any], *, warmup: int = 3, runs: int = 20) -> dict[
         "p90_ms": times[min(len(times) - 1, int(0.9 * len(times)))],
         "runs": runs,
     }
+
+
+def paired_latency(
+    first: Callable[[], Any], second: Callable[[], Any], *, warmup: int = 10, runs: int = 200
+) -> tuple[float, float]:
+    """Median wall times (ms) of two calls timed alternately, call by call.
+
+    Alternating makes a load spike, a frequency change or a noisy neighbour hit both sides alike, so their ratio is
+    steadier than that of two separate `latency` runs.
+    """
+    for _ in range(warmup):
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for run, out in ((first, times[0]), (second, times[1])):
+            start = time.perf_counter()
+            run()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]) * 1e3, statistics.median(times[1]) * 1e3
+
+
+def onnxruntime_node_times(path: str, inputs: dict[str, Any], *, runs: int = 200) -> list[tuple[str, float]]:
+    """Op type and mean kernel time (µs) of every node ONNX Runtime ran, in execution order, at one thread.
+
+    The nodes are those of the optimized graph (after fusions and layout changes), read from ONNX Runtime's own
+    profiler; the profile file is written to a temporary directory and deleted.
+    """
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(tmp, "profile")
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        for _ in range(runs):
+            session.run(None, inputs)
+        with open(session.end_profiling()) as file:
+            events = json.load(file)
+    totals: dict[str, list[Any]] = {}  # node name -> [first start time, op type, total µs]
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            node = totals.setdefault(event["name"], [event["ts"], event["args"]["op_name"], 0.0])
+            node[2] += event["dur"]
+    return [(op, total / runs) for _, op, total in sorted(totals.values())]
 
 
 def torch_latency(model: nn.Module, x: torch.Tensor, *, warmup: int = 3, runs: int = 20) -> dict[str, Any]:

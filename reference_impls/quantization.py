@@ -28,11 +28,19 @@ trained on the 3,500 MNIST training images; the fp32 baseline is trained in the 
   baseline does not get, so QAT's accuracy is not a pure measure of the rounding's cost.
 
 Each runtime's INT8 model is compared with the fp32 model *in the same runtime, in the same run*: size of the file,
-batch-1 latency at one thread (median of interleaved repeats), and test accuracy computed by the runtime itself.
+test accuracy computed by the runtime itself, and latency at one thread, fp32 and int8 timed alternately call by
+call: at batch 1 (one image, the phone's case) and at batch 32 (throughput, `_batch32` keys).
 
-**Why the speedup depends on the CPU.** Without VNNI (`avx512_vnni`, `avx_vnni`) an x86 CPU multiplies int8 by
-widening to 16 bits (`vpmaddubsw`/`vpmaddwd`), which is little faster than fp32 FMA; the gain then comes from moving
-fewer bytes and from fused requantization. The ISA flags of the machine are recorded with the results.
+**Why the speedup depends on the CPU and on the batch.** With VNNI (`avx512_vnni`, `avx_vnni`) or Arm's `sdot`, one
+instruction does four int8 multiply-adds per 32-bit lane, four times the fp32 FMA's work. Without them, kernels widen
+first, and the two runtimes widen differently. ONNX Runtime's MLAS multiplies unsigned activations by signed
+weights with `vpmaddubsw` (u8×s8 pairs summed into 16 bits), twice the fp32 rate; XNNPACK's int8 kernels for AVX2
+sign-extend both operands to 16 bits (`vpmovsx`) and use `vpmaddwd`, about the fp32 rate, so on such a CPU its
+int8 program is no faster than its well-tuned fp32 one and only the 4× smaller file remains. The batch matters too:
+at batch 1 the last layers' matrix products have only 16–196 rows, the depthwise and first convolutions (dot
+products of 9 terms) gain nothing from int8, and the (de)quantize and layout nodes at the graph's edges cost a fixed
+time; at batch 32 the pointwise products dominate. The `onnxruntime layers` table below splits ONNX Runtime's
+batch-1 time by layer from its own profiler, and the ISA flags of the machine are recorded with the results.
 
 ## What our run measured
 
@@ -44,7 +52,6 @@ from __future__ import annotations
 
 import copy
 import os
-import statistics
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -55,13 +62,14 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from reference_impls.data import Split, mnist
-from reference_impls.measure import cpu_info, latency, threads
+from reference_impls.measure import cpu_info, onnxruntime_node_times, paired_latency, threads
 from reference_impls.pruning import subset
 from reference_impls.registry import experiment, experiment_cli, register
 from reference_impls.separable import DepthwiseSeparableConv, conv_bn
 from reference_impls.training import accuracy, seed_everything, train
 
 INPUT_SHAPE = (1, 1, 28, 28)
+THROUGHPUT_BATCH = 32
 INT8_DOT_PRODUCT = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")
 
 
@@ -162,27 +170,34 @@ def qat_pt2e(model: nn.Module, split: Split, *, epochs: int, seed: int) -> nn.Mo
     return convert_pt2e(prepared.graph)
 
 
-def to_executorch(model: nn.Module) -> bytes:
-    """Lower a model (float or PT2E-quantized) to an ExecuTorch program with the XNNPACK delegate, at batch 1."""
+def to_executorch(model: nn.Module, batch: int = 1) -> bytes:
+    """Lower a model (float or PT2E-quantized) to an ExecuTorch program with the XNNPACK delegate, at one batch size."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    program = torch.export.export(model, (torch.zeros(INPUT_SHAPE),))
+    program = torch.export.export(model, (torch.zeros(batch, *INPUT_SHAPE[1:]),))
     return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
 
 
 def executorch_runner(pte: bytes) -> Callable[[np.ndarray], np.ndarray]:
-    """Load a `.pte` into the ExecuTorch runtime (one XNNPACK thread) and return a batch-1 `logits(x)`."""
+    """Load a `.pte` into the ExecuTorch runtime (one XNNPACK thread) and return `logits(x)` at its batch size."""
     from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
     from executorch.runtime import Runtime, Verification
 
     _unsafe_reset_threadpool(1)  # one thread in every runtime, so the ratios compare kernels, not thread pools
-    method = Runtime.get().load_program(pte, verification=Verification.Minimal).load_method("forward")
-    return lambda x: method.execute([torch.from_numpy(x)])[0].numpy()
+    program = Runtime.get().load_program(pte, verification=Verification.Minimal)
+    method = program.load_method("forward")
+
+    def logits(x: np.ndarray) -> np.ndarray:
+        # The method reads the program's buffer without owning it: the closure keeps `pte` and `program` alive.
+        assert program is not None and pte
+        return method.execute([torch.from_numpy(x)])[0].numpy()
+
+    return logits
 
 
 def to_onnx(model: nn.Module, path: str) -> None:
-    """Export the fp32 model to ONNX at batch 1 with the weights inside the file (so its size is the model's).
+    """Export the fp32 model to ONNX, batch size free, with the weights inside the file (so its size is the model's).
 
     The exporter annotates every node with its Python stack trace; a shipped model carries no such debug text, and
     it would dilute both sizes, so it is dropped.
@@ -195,6 +210,7 @@ def to_onnx(model: nn.Module, path: str) -> None:
         path,
         input_names=["x"],
         output_names=["logits"],
+        dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=4096)}},
         dynamo=True,
         external_data=False,
         verbose=False,
@@ -230,7 +246,7 @@ def ort_static_int8(fp32_path: str, int8_path: str, calibration: torch.Tensor) -
 
 
 def onnxruntime_runner(path: str) -> Callable[[np.ndarray], np.ndarray]:
-    """An ONNX Runtime session on one thread, as a batch-1 `logits(x)`."""
+    """An ONNX Runtime session on one thread, as `logits(x)`."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -254,37 +270,61 @@ def runtime_accuracy(logits: Callable[[np.ndarray], np.ndarray], split: Split) -
     return float(np.mean([logits(x[i : i + 1]).argmax() == y[i] for i in range(len(y))]))
 
 
-def speedup(
-    fp32: Callable[[np.ndarray], np.ndarray], int8: Callable[[np.ndarray], np.ndarray], runs: int, repeats: int = 5
-) -> tuple[float, float, float]:
-    """fp32 and int8 median latency (ms) and their ratio; repeats interleave the two so that load drifts cancel."""
-    x = np.zeros(INPUT_SHAPE, dtype=np.float32)
-    pairs = [
-        (
-            latency(lambda: fp32(x), warmup=10, runs=runs)["p50_ms"],
-            latency(lambda: int8(x), warmup=10, runs=runs)["p50_ms"],
-        )
-        for _ in range(repeats)
-    ]
-    fp32_ms, int8_ms = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-    return fp32_ms, int8_ms, fp32_ms / int8_ms
+Runner = Callable[[np.ndarray], np.ndarray]
+
+
+def timings(suffix: str, fp32: Runner, int8: Runner, x: np.ndarray, runs: int) -> dict[str, float]:
+    """fp32 and int8 median latency (ms) on `x` and their ratio, under keys ending in `suffix`."""
+    fp32_ms, int8_ms = paired_latency(lambda: fp32(x), lambda: int8(x), runs=runs)
+    return {f"fp32_ms{suffix}": fp32_ms, f"int8_ms{suffix}": int8_ms, f"speedup{suffix}": fp32_ms / int8_ms}
 
 
 def compare(
-    prefix: str, fp32: Callable, int8: Callable, fp32_bytes: int, int8_bytes: int, split: Split, runs: int
+    runtime: str,
+    single: tuple[Runner, Runner],
+    batched: tuple[Runner, Runner],
+    sizes: tuple[int, int],
+    split: Split,
+    runs: int,
 ) -> dict[str, Any]:
-    """The figures of one runtime: accuracies, file sizes, latencies and their ratios."""
-    fp32_ms, int8_ms, ratio = speedup(fp32, int8, runs)
+    """One runtime's figures: accuracies, file sizes, latencies at batch 1 and at `THROUGHPUT_BATCH`, ratios."""
+    (fp32, int8), (fp32_bytes, int8_bytes) = single, sizes
+    x = np.zeros(INPUT_SHAPE, dtype=np.float32)
+    x_batch = np.zeros((THROUGHPUT_BATCH, *INPUT_SHAPE[1:]), dtype=np.float32)
     return {
-        f"fp32_accuracy_{prefix}": runtime_accuracy(fp32, split),
-        f"accuracy_{prefix}": runtime_accuracy(int8, split),
-        f"fp32_bytes_{prefix}": fp32_bytes,
-        f"int8_bytes_{prefix}": int8_bytes,
-        f"size_ratio_{prefix}": fp32_bytes / int8_bytes,
-        f"fp32_ms_{prefix}": fp32_ms,
-        f"int8_ms_{prefix}": int8_ms,
-        f"speedup_{prefix}": ratio,
+        f"fp32_accuracy_{runtime}": runtime_accuracy(fp32, split),
+        f"accuracy_{runtime}": runtime_accuracy(int8, split),
+        f"fp32_bytes_{runtime}": fp32_bytes,
+        f"int8_bytes_{runtime}": int8_bytes,
+        f"size_ratio_{runtime}": fp32_bytes / int8_bytes,
+        **timings(f"_{runtime}", fp32, int8, x, runs),
+        # Fewer runs: each call does THROUGHPUT_BATCH images' work.
+        **timings(f"_batch{THROUGHPUT_BATCH}_{runtime}", *batched, x_batch, max(10, runs // 4)),
     }
+
+
+def layer_times(model: nn.Module, fp32_path: str, int8_path: str, runs: int) -> list[dict[str, Any]]:
+    """ONNX Runtime's batch-1 kernel time per convolution, fp32 against int8, and everything else in one row.
+
+    Both optimized graphs run the convolutions in the model's order (fp32 as fused `Conv`, int8 as `QLinearConv`),
+    so the n-th convolution node of each belongs to the n-th `nn.Conv2d` of the model.
+    """
+    x = {"x": np.zeros(INPUT_SHAPE, dtype=np.float32)}
+    fp32 = onnxruntime_node_times(fp32_path, x, runs=runs)
+    int8 = onnxruntime_node_times(int8_path, x, runs=runs)
+    fp32_convs = [us for op, us in fp32 if op == "Conv"]
+    int8_convs = [us for op, us in int8 if op == "QLinearConv"]
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if not len(fp32_convs) == len(int8_convs) == len(convs):
+        raise RuntimeError(f"{len(convs)} convolutions, but {len(fp32_convs)} fp32 and {len(int8_convs)} int8 nodes")
+    rows = []
+    for conv, fp32_us, int8_us in zip(convs, fp32_convs, int8_convs, strict=True):
+        kind = "depthwise" if conv.groups > 1 else "pointwise" if conv.kernel_size == (1, 1) else "full"
+        layer = f"{kind} {conv.kernel_size[0]}×{conv.kernel_size[1]}, {conv.in_channels}→{conv.out_channels}"
+        rows.append({"layer": layer, "fp32_us": fp32_us, "int8_us": int8_us, "speedup": fp32_us / int8_us})
+    rest = (sum(us for _, us in fp32) - sum(fp32_convs), sum(us for _, us in int8) - sum(int8_convs))
+    rows.append({"layer": "other nodes (quantize, layout, pool, classifier)", "fp32_us": rest[0], "int8_us": rest[1]})
+    return rows
 
 
 @register("quantization", arxiv="1712.05877", catalog_id="jacob2018quantization", input_shape=INPUT_SHAPE)
@@ -314,10 +354,13 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         fp32_pte, int8_pte = to_executorch(model), to_executorch(ptq)
         results = compare(
             "executorch",
-            executorch_runner(fp32_pte),
-            executorch_runner(int8_pte),
-            len(fp32_pte),
-            len(int8_pte),
+            (executorch_runner(fp32_pte), executorch_runner(int8_pte)),
+            # An ExecuTorch program has one static shape: the throughput figures need programs of their own.
+            (
+                executorch_runner(to_executorch(model, THROUGHPUT_BATCH)),
+                executorch_runner(to_executorch(ptq, THROUGHPUT_BATCH)),
+            ),
+            (len(fp32_pte), len(int8_pte)),
             split,
             runs,
         )
@@ -326,16 +369,11 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
             fp32_onnx, int8_onnx = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "int8.onnx")
             to_onnx(model, fp32_onnx)
             ort_static_int8(fp32_onnx, int8_onnx, calibration)
-            results |= compare(
-                "onnxruntime",
-                onnxruntime_runner(fp32_onnx),
-                onnxruntime_runner(int8_onnx),
-                os.path.getsize(fp32_onnx),
-                os.path.getsize(int8_onnx),
-                split,
-                runs,
-            )
+            runners = onnxruntime_runner(fp32_onnx), onnxruntime_runner(int8_onnx)
+            sizes = os.path.getsize(fp32_onnx), os.path.getsize(int8_onnx)
+            results |= compare("onnxruntime", runners, runners, sizes, split, runs)
             results["int8_weight_fraction_onnxruntime"] = int8_weight_fraction(int8_onnx)
+            layers = layer_times(model, fp32_onnx, int8_onnx, runs)
 
         qat = qat_pt2e(copy.deepcopy(model), split, epochs=1, seed=seed + 1)  # leave the baseline untouched
         qat_pte = to_executorch(qat)
@@ -344,6 +382,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
 
         runtimes = ("executorch", "onnxruntime")
         best = max(runtimes, key=lambda r: results[f"speedup_{r}"])
+        batched = f"speedup_batch{THROUGHPUT_BATCH}"
         isa = cpu_info()["isa"]
         return {
             "accuracy": results[f"accuracy_{best}"],
@@ -352,6 +391,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
             "size_ratio": results[f"size_ratio_{best}"],
             "speedup": results[f"speedup_{best}"],
             "best_runtime": best,
+            batched: max(results[f"{batched}_{r}"] for r in runtimes),
             **results,
             "params": sum(p.numel() for p in model.parameters()),
             "isa": ",".join(isa),
@@ -359,6 +399,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
             "threads": 1,
             "seed": seed,
             "quick": quick,
+            "tables": {"onnxruntime_layers": layers},
         }
 
 

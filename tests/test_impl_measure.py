@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -104,6 +105,23 @@ def test_latency_profile_memory_and_environment():
     assert peak is None or peak >= 0
     env = measure.environment()
     assert env["cores"] >= 1 and env["versions"]["torch"].startswith("2.") and isinstance(env["isa"], list)
+
+
+def test_paired_latency_alternates_the_two_calls():
+    calls: list[str] = []
+    first_ms, second_ms = measure.paired_latency(lambda: calls.append("a"), lambda: calls.append("b"), warmup=2, runs=5)
+    assert calls == ["a", "b"] * 7
+    assert first_ms > 0 and second_ms > 0
+
+
+def test_onnxruntime_node_times_lists_the_executed_nodes_in_order(tmp_path):
+    path = str(tmp_path / "small.onnx")
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 4)).eval()
+    torch.onnx.export(model, (torch.randn(1, 3, 10, 10),), path, input_names=["x"], dynamo=True, verbose=False)
+    nodes = measure.onnxruntime_node_times(path, {"x": np.zeros((1, 3, 10, 10), np.float32)}, runs=3)
+    ops = [op for op, _ in nodes]
+    assert ops[0] == "Conv" and ops.index("Conv") < ops.index("Gemm")
+    assert all(us > 0 for _, us in nodes)
 
 
 def test_eager_load_rebuilds_the_same_weights():

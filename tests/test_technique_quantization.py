@@ -1,3 +1,4 @@
+import gc
 import os
 
 import numpy as np
@@ -68,3 +69,32 @@ def test_onnxruntime_qdq_model_stores_int8_weights_and_matches_float(trained, tm
     with torch.no_grad():
         assert np.allclose(a, model(split.x_test[:50]).numpy(), atol=1e-4)  # the fp32 export is faithful
     assert agreement(a, b) >= 0.9
+
+
+def test_executorch_program_at_a_larger_batch_gives_the_batch_1_answers(trained):
+    model, split = trained
+    ptq = q.ptq_pt2e(model, split.x_train[:64])
+    x = split.x_test[:8].numpy()
+    single = q.executorch_runner(q.to_executorch(ptq))
+    # Nothing but the runner holds the batch-8 program's bytes: it must keep them alive itself.
+    batched = q.executorch_runner(q.to_executorch(ptq, batch=8))
+    gc.collect()
+    expected = np.concatenate([single(x[i : i + 1]) for i in range(8)])
+    assert np.allclose(batched(x), expected, atol=1e-4)
+
+
+def test_onnx_export_takes_any_batch_and_layer_times_cover_every_convolution(trained, tmp_path):
+    model, split = trained
+    fp32_path, int8_path = str(tmp_path / "fp32.onnx"), str(tmp_path / "int8.onnx")
+    q.to_onnx(model, fp32_path)
+    q.ort_static_int8(fp32_path, int8_path, split.x_train[:64])
+    int8 = q.onnxruntime_runner(int8_path)
+    x = split.x_test[: q.THROUGHPUT_BATCH].numpy()
+    expected = np.concatenate([int8(x[i : i + 1]) for i in range(len(x))])
+    assert np.allclose(int8(x), expected, atol=1e-4)
+
+    rows = q.layer_times(model, fp32_path, int8_path, runs=5)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(rows) == len(convs) + 1
+    assert [row["layer"].split()[0] for row in rows[:3]] == ["full", "depthwise", "pointwise"]
+    assert all(row["fp32_us"] > 0 and row["int8_us"] > 0 for row in rows)
