@@ -18,7 +18,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from kb import impl, linkbench
+from kb import impl
+from kb.links import bench as linkbench
 from kb.yamlio import write_atomic
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "bench"

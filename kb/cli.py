@@ -12,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kb import arxiv, bench, exports, impl, import_cli, linkcheck
+from kb import arxiv, bench, exports, impl, import_cli
 from kb.catalog import DEFAULT_ROOT, SCHEMA_FILE, Catalog, load_catalog
+from kb.links import cli as linkcheck_cli
 from kb.schema import entry_json_schema
 from kb.yamlio import write_atomic
 
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_cli.add_commands(subparsers)
     arxiv.add_commands(subparsers)
     exports.add_commands(subparsers)
-    linkcheck.add_commands(subparsers)
+    linkcheck_cli.add_linkcheck_parser(subparsers)
     impl.add_commands(subparsers)
     bench.add_commands(subparsers)
     return parser

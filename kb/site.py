@@ -18,8 +18,8 @@ from pathlib import Path
 
 from kb import exports, impl_pages, pages
 from kb.catalog import Catalog
-from kb.linkreport import link_badge, render_link_health
-from kb.linkresults import DEFAULT_CACHE, load_link_results
+from kb.links.report import link_badge, render_link_health
+from kb.links.results import DEFAULT_CACHE, load_link_results
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GENERATED_DIRS = ("categories", "entries", "impls", "downloads")

@@ -4,7 +4,8 @@ Paths: `/ok`, `/status/<code>`, `/redirect/<code>/<rest>` (redirects to `/<rest>
 there), `/loop/a` <-> `/loop/b`, `/cookie` (sets a cookie and redirects to itself until it gets it back),
 `/nohead` (405 to HEAD), `/head404` (404 to HEAD, 200 to GET), `/retry-after/<key>/<seconds|date|long>` (429
 once, then 200), `/flaky/<key>` (503 once, then 200), `/slow` (answers after 1.5 s), `/huge` (405 to HEAD, 100 MB
-to GET), `/count/<n>` (200 after 50 ms, counting requests in flight per Host header). Every request is recorded.
+to GET), `/count/<n>` (200 after 50 ms, counting requests in flight per Host header), `/close/<n>` (200 with
+`Connection: close`). Every request is recorded, with the connection (client port) it came on.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Recorder:
         self.headers: list[dict[str, str]] = []
         self.in_flight: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
+        self.connections: defaultdict[str, set[int]] = defaultdict(set)  # Host header -> client ports seen
         self.huge_sent = 0
 
     def total(self) -> int:
@@ -65,6 +67,7 @@ class Handler(BaseHTTPRequestHandler):
             rec.times[path].append(time.monotonic())
             rec.hosts.append(host)
             rec.headers.append(dict(self.headers.items()))
+            rec.connections[host].add(self.client_address[1])
             first = rec.hits[path] == 1
         parts = path.strip("/").split("/")
         if path == "/ok":
@@ -95,6 +98,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(1.5)
             self._send(200)
+        elif parts[0] == "close":
+            self.close_connection = True
+            self._send(200, {"Connection": "close"})
         elif path == "/huge":
             self._huge(head)
         elif key == "/count":

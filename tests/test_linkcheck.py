@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from kb.linkcheck import CheckOptions, LinkChecker, check_urls, retry_after_seconds
-from kb.linkconfig import HostSettings, LinkConfig
-from kb.linkresults import LinkResult, Status
+from kb.links.checker import CheckOptions, LinkChecker, check_urls, retry_after_seconds
+from kb.links.config import HostSettings, LinkConfig
+from kb.links.results import LinkResult, Status
 from tests.linkcheck_server import LinkServer
 
 pytestmark = pytest.mark.network_local
@@ -179,6 +179,37 @@ def test_per_host_limit_is_never_exceeded(server: LinkServer) -> None:
     assert [r.status for r in results] == [Status.ok] * 60
     assert server.recorder.peak[f"127.0.0.1:{server.port}"] == 3  # reached, never passed
     assert server.recorder.peak[f"localhost:{server.port}"] == 3
+
+
+def test_connections_are_reused_and_never_more_than_the_per_host_limit(server: LinkServer) -> None:
+    urls = [server.url(f"/count/{i}", "reuse.test") for i in range(40)]
+    options = CheckOptions(**{**FAST.__dict__, "per_host": 3})
+
+    async def to_loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    async def run() -> list[LinkResult]:
+        async with LinkChecker(options, resolver=to_loopback) as checker:
+            return await checker.check_all(urls)
+
+    assert all(r.status is Status.ok for r in asyncio.run(run()))
+    assert 1 <= len(server.recorder.connections[f"reuse.test:{server.port}"]) <= 3  # 40 requests, 3 connections
+
+
+def test_a_connection_the_server_closes_is_not_reused(server: LinkServer) -> None:
+    urls = [server.url(f"/close/{i}", "closing.test") for i in range(6)]
+    options = CheckOptions(**{**FAST.__dict__, "per_host": 1})
+
+    async def to_loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    async def run() -> list[LinkResult]:
+        async with LinkChecker(options, resolver=to_loopback) as checker:
+            return await checker.check_all(urls)
+
+    results = asyncio.run(run())
+    assert [(r.status, r.attempts) for r in results] == [(Status.ok, 1)] * 6
+    assert len(server.recorder.connections[f"closing.test:{server.port}"]) == 6  # one new connection each
 
 
 def test_global_limit_is_never_exceeded(server: LinkServer) -> None:

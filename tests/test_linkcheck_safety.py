@@ -13,10 +13,10 @@ from pathlib import Path
 import httpcore
 import pytest
 
-from kb.linkcheck import CheckOptions, LinkChecker, check_urls
-from kb.linkconfig import HostSettings, LinkConfig
-from kb.linkresults import LinkResult, Status
-from kb.netsafety import PinnedBackend, address_problem
+from kb.links.checker import CheckOptions, LinkChecker, check_urls
+from kb.links.config import HostSettings, LinkConfig
+from kb.links.results import LinkResult, Status
+from kb.links.safety import PinnedBackend, address_problem
 from tests.linkcheck_server import LinkServer
 
 pytestmark = pytest.mark.network_local

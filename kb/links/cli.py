@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.catalog import DEFAULT_ROOT, Catalog, load_catalog
-from kb.linkcheck import CheckOptions, check_urls
-from kb.linkconfig import DEFAULT_CONFIG, load_link_config
-from kb.linkfix import fix_moved
-from kb.linkreport import results_json, results_markdown, summary_text
-from kb.linkresults import DEFAULT_CACHE, LinkResult, Status, load_link_results, save_link_results
+from kb.links.checker import CheckOptions, check_urls
+from kb.links.config import DEFAULT_CONFIG, load_link_config
+from kb.links.fix import fix_moved
+from kb.links.report import results_json, results_markdown, summary_text
+from kb.links.results import DEFAULT_CACHE, LinkResult, Status, load_link_results, save_link_results
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -204,7 +204,7 @@ def add_linkcheck_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`kb linkcheck` without the rest of `kb`, whose other commands import much more (`python -m kb.linkrun`)."""
+    """`kb linkcheck` without the rest of `kb`, whose other commands import much more (`python -m kb.links.cli`)."""
     parser = argparse.ArgumentParser(prog="kb")
     add_linkcheck_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["linkcheck", *(sys.argv[1:] if argv is None else argv)])

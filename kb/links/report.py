@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from kb.linkresults import LinkResult, Status
+from kb.links.results import LinkResult, Status
 from kb.pages import escape
 from kb.schema import Entry
 
@@ -108,7 +108,7 @@ def render_link_health(
     """The Markdown of the "Link health" page: per entry, what is broken, moved or failing, with check dates.
 
     Args:
-        results: The cached results by URL (`kb.linkresults.load_link_results`).
+        results: The cached results by URL (`kb.links.results.load_link_results`).
         entries: The catalog's entries; only their URLs count.
         entry_href: Maps an entry id to the relative address of its page; without it ids are shown unlinked.
     """

@@ -1,6 +1,6 @@
 """One host as the link checker sees it: its checked addresses, its own connections, its limit and its pace.
 
-Every host gets its own connection pool, pinned to the addresses that passed the safety check (`kb.netsafety`),
+Every host gets its own connection pool, pinned to the addresses that passed the safety check (`kb.links.safety`),
 and its own semaphore of `per_host` slots. A request waits for a slot of its host first, then for the host's
 turn (a pause after a 429 or 503, or the host's polite `min_interval`), and only then for one of the run's global
 slots, so a slow or paused host never holds global slots that other hosts could use.
@@ -14,11 +14,12 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-import httpx
+import httpcore
 
-from kb.linkconfig import HostSettings
-from kb.linkresults import Status
-from kb.netsafety import Resolver, address_in, address_problem, pinned_transport
+from kb.links.config import HostSettings
+from kb.links.pool import HostPool
+from kb.links.results import Status
+from kb.links.safety import Resolver, address_in, address_problem
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Host:
     name: str
     settings: HostSettings
     slots: asyncio.Semaphore
-    transport: httpx.AsyncHTTPTransport | None = None
+    pool: HostPool | None = None
     failure: tuple[Status, str] | None = None
     next_start: float = 0.0
     paused_until: float = 0.0
@@ -58,39 +59,40 @@ class Host:
                 return
             await asyncio.sleep(start - now)
 
-    async def send(self, request: httpx.Request, global_slots: asyncio.Semaphore, body_cap: int) -> Answer:
-        """Send `request` in a slot of this host and a global slot, reading at most `body_cap` bytes of the body.
-
-        Straight to the transport, not through an `httpx.AsyncClient`: a client's per-request work (merging
-        settings, its cookie jar, auth and hooks) is a large share of the CPU time of a request this small.
-        """
-        assert self.transport is not None
+    async def send(self, request: httpcore.Request, global_slots: asyncio.Semaphore, body_cap: int) -> Answer:
+        """Send `request` in a slot of this host and a global slot, reading at most `body_cap` bytes of the body."""
+        assert self.pool is not None
         async with self.slots:
             if self.settings.min_interval > 0 or self.paused_until > 0:
                 await self._wait_turn()
             async with global_slots:
                 try:
-                    response = await self.transport.handle_async_request(request)
+                    response = await self.pool.handle_async_request(request)
                     stream = response.stream
-                    assert isinstance(stream, httpx.AsyncByteStream)
                     try:
                         # Read to the end of a short body, so that the connection can be reused; stop a long one
                         # at the cap (closing that connection).
                         read = 0
-                        async for chunk in stream:
+                        async for chunk in stream:  # type: ignore[union-attr]
                             read += len(chunk)
                             if read >= body_cap:
                                 break
                     finally:
-                        await stream.aclose()
-                except httpx.TimeoutException as error:
+                        await stream.aclose()  # type: ignore[union-attr]
+                except httpcore.TimeoutException as error:
                     return Answer(failure=(Status.timeout, f"{type(error).__name__}: {error}".rstrip(": ")))
-                except httpx.HTTPError as error:
+                except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as error:
                     return Answer(failure=(Status.error, f"{type(error).__name__}: {error}".rstrip(": ")))
-        found = response.headers
-        return Answer(
-            response.status_code, found.get("location"), found.get("retry-after"), cookies=found.get_list("set-cookie")
-        )
+        answer = Answer(response.status)
+        for name, value in response.headers:
+            name = name.lower()
+            if name == b"location":
+                answer.location = value.decode("latin-1")
+            elif name == b"retry-after":
+                answer.retry_after = value.decode("latin-1")
+            elif name == b"set-cookie":
+                answer.cookies.append(value.decode("latin-1"))
+        return answer
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,5 @@ async def open_host(name: str, port: int, settings: HostSettings, limit: int, po
         where = "" if problem.startswith(name) else f"{name}: "
         host.failure = (Status.unsafe, f"refused: {where}{problem} (--allow-private lifts this, for local use only)")
         return host
-    host.transport = pinned_transport(
-        name, addresses, connections=limit, http2=policy.http2, ssl_context=policy.ssl_context
-    )
+    host.pool = HostPool(name, addresses, policy.ssl_context, policy.http2)
     return host

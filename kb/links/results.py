@@ -22,7 +22,7 @@ from typing import Any
 
 from kb.yamlio import write_atomic
 
-DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "results" / "linkcheck.json"
+DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "results" / "linkcheck.json"
 CACHE_VERSION = 1
 
 

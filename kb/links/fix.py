@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from kb.catalog import Catalog, Record
-from kb.linkresults import LinkResult, Status
+from kb.links.results import LinkResult, Status
 from kb.schema import check_url
 from kb.yamlio import Loc, write_atomic
 

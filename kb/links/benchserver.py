@@ -1,6 +1,6 @@
 """The link checker benchmark's server: 20 loopback hosts, one process, every answer 50 ms late.
 
-`python -m kb.benchserver HOSTS DELAY URL_FILE` listens on 127.0.0.1 to 127.0.0.HOSTS at one port, prints the port
+`python -m kb.links.benchserver HOSTS DELAY URL_FILE` listens on 127.0.0.1 to 127.0.0.HOSTS at one port, prints the port
 and serves until its standard input closes. Every request gets a 200 after DELAY seconds, except `/bench.html` (a
 page linking every URL of URL_FILE, for linkinator) and `/__stats`, which answers at once with the requests served
 and the most requests in flight that each address saw, and starts counting again.

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kb.yamlio import load_yaml
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "linkcheck.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "linkcheck.yaml"
 DEFAULT_USER_AGENT = "efficient-dnn-kb-linkcheck/0.1 (link checker of the Efficient DNN KB)"
 
 

@@ -1,13 +1,15 @@
 """How fast and how polite the link checker is: `kb bench linkcheck` (a benchmark run, never a timed test).
 
-One server process (`kb.benchserver`) listens on 127.0.0.1 to 127.0.0.20 and answers every request 50 ms after it
+One server process (`kb.links.benchserver`) listens on 127.0.0.1 to 127.0.0.20 and answers every request 50 ms after it
 arrives, counting the requests in flight per address. The checker checks 2,000 URLs spread over those 20 hosts
 with 4 requests per host at most, so the ceiling is 20 x 4 / 0.05 s = 1,600 URLs/s. The same URLs, listed on one
 HTML page, are then checked by linkinator (installed with npm into `build/bench-node/`, a pinned version).
 
 Each checker runs in its own process: its start-up (interpreter or Node, imports) is reported apart from its
-checking time, and its peak memory is the process's peak resident set (VmHWM). Numbers depend on the machine and
-on what else it runs: the result file records the CPU, the core count and the load average before and after.
+checking time, and its peak memory is the process's peak resident set (VmHWM). The two checkers take turns for
+`rounds` rounds (default 5), so that a busy moment of the machine hits both, and each figure is the median over the
+rounds, the rounds' URLs/s listed beside it. Numbers depend on the machine and on what else it runs: the result
+file records the CPU, the core count and the load average before and after.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,11 +33,11 @@ from typing import Any
 
 import httpx
 
-from kb.linkcheck import CheckOptions, LinkChecker
-from kb.linkresults import utc_now
+from kb.links.checker import CheckOptions, LinkChecker
+from kb.links.results import utc_now
 from kb.yamlio import write_atomic
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 NODE_PREFIX = PROJECT / "build" / "bench-node"
 LINKINATOR = "linkinator@7.6.1"
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
@@ -135,16 +138,46 @@ def environment() -> dict[str, Any]:
     }
 
 
+def _median_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One checker's rounds as one record: medians of the numbers, the worst in-flight peak, every round's URLs/s."""
+    merged: dict[str, Any] = {}
+    for key, value in rounds[0].items():
+        values = [r[key] for r in rounds]
+        if key == "max_in_flight_per_host":
+            merged[key] = max(values)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            merged[key] = round(statistics.median(values), 3)
+        else:
+            merged[key] = value if all(v == value for v in values) else values
+    merged["urls_per_s_rounds"] = [r["urls_per_s"] for r in rounds]
+    return merged
+
+
+def _ours(url_file: Path, urls: int, per_host: int, port: int) -> dict[str, Any]:
+    wall, used, out = _timed([sys.executable, "-m", "kb.links.bench", str(url_file), str(per_host)])
+    checked = json.loads(out)
+    return {
+        "startup_s": round(wall - checked["check_s"], 3),
+        "check_s": round(checked["check_s"], 3),
+        "urls_per_s": round(urls / checked["check_s"], 1),
+        **used,
+        "check_cpu_ms_per_url": round(1000 * checked["check_cpu_s"] / urls, 3),
+        "statuses": checked["statuses"],
+        **_stats(port),
+    }
+
+
 def run_linkcheck_benchmark(
-    urls: int = 2000, hosts: int = 20, delay: float = 0.05, per_host: int = 4, linkinator: bool = True
+    urls: int = 2000, hosts: int = 20, delay: float = 0.05, per_host: int = 4, linkinator: bool = True, rounds: int = 5
 ) -> dict[str, Any]:
-    """Serve `urls` URLs over `hosts` loopback hosts and check them with our checker (and linkinator)."""
+    """Serve `urls` URLs over `hosts` loopback hosts; check them with our checker (and linkinator), `rounds` times."""
     report: dict[str, Any] = {
         "date": utc_now(),
         "urls": urls,
         "hosts": hosts,
         "delay_s": delay,
         "per_host": per_host,
+        "rounds": rounds,
         "ceiling_urls_per_s": hosts * per_host / delay,
         "environment": environment(),
     }
@@ -152,7 +185,7 @@ def run_linkcheck_benchmark(
     with tempfile.TemporaryDirectory(prefix="kb-linkbench-") as tmp:
         url_file = Path(tmp) / "urls.txt"
         server = subprocess.Popen(
-            [sys.executable, "-m", "kb.benchserver", str(hosts), str(delay), str(url_file)],
+            [sys.executable, "-m", "kb.links.benchserver", str(hosts), str(delay), str(url_file)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=_clean_env(),
@@ -161,19 +194,15 @@ def run_linkcheck_benchmark(
             assert server.stdout is not None
             port = int(server.stdout.readline())
             url_file.write_text("".join(f"http://127.0.0.{1 + i % hosts}:{port}/page/{i}\n" for i in range(urls)))
-            wall, used, out = _timed([sys.executable, "-m", "kb.linkbench", str(url_file), str(per_host)])
-            checked = json.loads(out)
-            report["kb_linkcheck"] = {
-                "startup_s": round(wall - checked["check_s"], 3),
-                "check_s": round(checked["check_s"], 3),
-                "urls_per_s": round(urls / checked["check_s"], 1),
-                **used,
-                "check_cpu_ms_per_url": round(1000 * checked["check_cpu_s"] / urls, 3),
-                "statuses": checked["statuses"],
-                **_stats(port),
-            }
-            if binary is not None:
-                report["linkinator"] = _run_linkinator(binary, port, urls, hosts * per_host)
+            ours: list[dict[str, Any]] = []
+            theirs: list[dict[str, Any]] = []
+            for _ in range(rounds):
+                ours.append(_ours(url_file, urls, per_host, port))
+                if binary is not None:
+                    theirs.append(_run_linkinator(binary, port, urls, hosts * per_host))
+            report["kb_linkcheck"] = _median_of(ours)
+            if theirs:
+                report["linkinator"] = _median_of(theirs)
         finally:
             server.communicate(b"", timeout=30)
     report["environment"]["load_average_after"] = list(os.getloadavg())
@@ -218,7 +247,9 @@ def _write(report: dict[str, Any], out: Path | None) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    report = run_linkcheck_benchmark(args.urls, args.hosts, args.delay, args.per_host, not args.no_linkinator)
+    report = run_linkcheck_benchmark(
+        args.urls, args.hosts, args.delay, args.per_host, not args.no_linkinator, args.rounds
+    )
     return _write(report, args.out)
 
 
@@ -228,6 +259,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hosts", type=int, default=20, help="loopback hosts 127.0.0.1..N (default 20)")
     parser.add_argument("--delay", type=float, default=0.05, help="server answer delay in seconds (default 0.05)")
     parser.add_argument("--per-host", type=int, default=4, help="requests in flight per host (default 4)")
+    parser.add_argument("--rounds", type=int, default=5, help="turns of each checker; medians reported (default 5)")
     parser.add_argument("--no-linkinator", action="store_true", help="skip the linkinator side-by-side")
     parser.add_argument("--out", type=Path, help="result file (default results/bench/linkcheck.<setup>.json)")
     parser.set_defaults(handler=_bench)

@@ -6,20 +6,20 @@ confirm a 404 or 410 before calling a link broken. Connection errors, timeouts, 
 exponential backoff and jitter, or after the server's `Retry-After` when it gives one no longer than
 `retry_after_cap` (a longer one ends the check as it stands). A 429 or 503 pauses the whole host, so one
 rate-limited host slows only itself. Redirects are followed by hand, so that every hop is checked for safety
-(`kb.netsafety`), loops are caught, and a chain of permanent redirects (301, 308) from the first hop on is reported
-with the address it leads to (`moved_to`, which `kb linkcheck --fix` writes back).
+(`kb.links.safety`), loops are caught, and a chain of permanent redirects (301, 308) from the first hop on is
+reported with the address it leads to (`moved_to`, which `kb linkcheck --fix` writes back).
 
-Throughput (`kb bench linkcheck`, `kb.linkbench`): each host has its own connection pool (`kb.linkhost`) and
-`per_host` workers pulling from that host's queue. One pool shared by all hosts was measured CPU-bound at ~150
-URLs/s, because the pool walks all its requests and connections on every change; per-host pools keep that walk
-to `per_host` items. Requests go to the pool's transport directly, without an `httpx.AsyncClient` around it. And
-`sniffio` must be installed: without it httpcore retries a failing import, searching `sys.path`, several times
-per request (measured: about a fifth of all function calls).
+Built on the httpx project's stack: `httpx.URL` parses and joins addresses (IDNA, percent-encoding), and
+httpcore's HTTP/1.1 and HTTP/2 connections speak the protocol. Throughput (`kb bench linkcheck`,
+`kb.links.bench`): each host has `per_host` workers pulling from its queue and connections of its own
+(`kb.links.pool`); requests go to them directly, without `httpx.AsyncClient` and its general connection pool,
+whose per-request bookkeeping was measured at a quarter of the CPU time of requests this small (and one client
+shared by all hosts was CPU-bound at ~150 URLs/s). And `sniffio` must be installed: without it httpcore retries a
+failing import, searching `sys.path`, several times per request (measured: about a fifth of all function calls).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import email.utils
@@ -30,12 +30,13 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import httpcore
 import httpx
 
-from kb.linkconfig import LinkConfig
-from kb.linkhost import Answer, Host, HostPolicy, open_host
-from kb.linkresults import LinkResult, Status, utc_now
-from kb.netsafety import Resolver, resolve
+from kb.links.config import LinkConfig
+from kb.links.host import Answer, Host, HostPolicy, open_host
+from kb.links.results import LinkResult, Status, utc_now
+from kb.links.safety import Resolver, resolve
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT = frozenset({301, 308})
@@ -120,8 +121,8 @@ class LinkChecker:
         for task in self._hosts.values():
             if not task.done():
                 task.cancel()
-            elif not task.cancelled() and (transport := task.result().transport) is not None:
-                await transport.aclose()
+            elif not task.cancelled() and (pool := task.result().pool) is not None:
+                await pool.aclose()
 
     def _limit(self, host: str) -> int:
         return self.config.for_host(host).per_host or self.options.per_host
@@ -216,17 +217,20 @@ class LinkChecker:
         """One hop: HEAD (or GET), falling back to GET, retried on failures that may pass."""
         options = self.options
         method = "HEAD" if host.settings.head else "GET"
-        headers = {
-            "User-Agent": self.config.user_agent,
-            "Accept": "*/*",
-            **self.config.headers_for(host.name, url.scheme),
-        }
+        headers = [
+            (b"Host", url.netloc),
+            (b"User-Agent", self.config.user_agent.encode()),
+            (b"Accept", b"*/*"),
+            *((k.encode(), v.encode()) for k, v in self.config.headers_for(host.name, url.scheme).items()),
+        ]
+        target = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
         retry = 0
         while True:
             tally.requests += 1
+            sent = headers
             if jar := tally.cookies.get(host.name):
-                headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in jar.items())
-            request = httpx.Request(method, url, headers=headers, extensions=self._extensions)
+                sent = [*headers, (b"Cookie", "; ".join(f"{name}={value}" for name, value in jar.items()).encode())]
+            request = httpcore.Request(method, target, headers=sent, extensions=self._extensions)
             answer = await host.send(request, self._global, options.body_cap)
             for cookie in answer.cookies:
                 # Kept for this URL's own later hops to the same host: some sites set a cookie and redirect to
@@ -277,10 +281,3 @@ def check_urls(
             return await checker.check_all(urls, on_result)
 
     return asyncio.run(run())
-
-
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `kb linkcheck` (its benchmark is `kb bench linkcheck`, in `kb.bench`)."""
-    from kb.linkrun import add_linkcheck_parser
-
-    add_linkcheck_parser(subparsers)

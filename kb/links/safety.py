@@ -4,9 +4,10 @@ A link checker fetches addresses that anyone can put in a pull request, so it mu
 machine it runs on or its private network (server-side request forgery). Every host is resolved first; when any of
 its addresses is loopback, private, link-local (which holds the cloud metadata address 169.254.169.254), CGNAT,
 multicast, unspecified or otherwise not globally routable, the host is refused. The connection then goes to the
-addresses that were checked: `PinnedBackend` replaces httpcore's network backend, so nothing resolves the name a
-second time and a DNS answer that changes between check and connect (DNS rebinding) has no effect. TLS still
-verifies the certificate against the host name, which httpcore passes to `start_tls` as the SNI name.
+addresses that were checked: `PinnedBackend` is the network backend of the host's connections (`kb.links.pool`),
+so nothing resolves the name a second time and a DNS answer that changes between check and connect (DNS
+rebinding) has no effect. TLS still verifies the certificate against the host name, which the pool passes to
+`start_tls` as the SNI name.
 
 The streams are plain asyncio streams rather than httpcore's anyio ones: a link check is a few hundred bytes
 each way, so the per-call overhead of the stream layer is a large part of the checker's CPU time.
@@ -22,7 +23,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import httpcore
-import httpx
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 """Resolve `(host, port)` to IP address strings; raises `socket.gaierror` when the name does not resolve."""
@@ -160,24 +160,3 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     async def sleep(self, seconds: float) -> None:
         """Sleep on the running loop."""
         await asyncio.sleep(seconds)
-
-
-def pinned_transport(
-    host: str, addresses: list[str], *, connections: int, http2: bool, ssl_context: ssl.SSLContext
-) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose connections go to `addresses` only, for requests to `host`.
-
-    httpx 0.28 has no parameter for httpcore's network backend, so the transport's connection pool is swapped for
-    one built with `PinnedBackend`; `tests/test_linkcheck_safety.py` checks that the swap takes effect.
-    """
-    transport = httpx.AsyncHTTPTransport(verify=ssl_context, http2=http2, trust_env=False)
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ssl_context,
-        max_connections=connections,
-        max_keepalive_connections=connections,
-        keepalive_expiry=5.0,
-        http1=True,
-        http2=http2,
-        network_backend=PinnedBackend(host, addresses),
-    )
-    return transport
