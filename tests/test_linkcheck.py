@@ -34,6 +34,21 @@ def check(server: LinkServer, path: str, options: CheckOptions = FAST, config: L
     return check_urls([server.url(path)], options, config)[0]
 
 
+async def to_loopback(host: str, port: int) -> list[str]:
+    """Every name resolves to the test server, so that one server plays many hosts."""
+    return ["127.0.0.1"]
+
+
+def check_named(urls: list[str], options: CheckOptions = FAST) -> list[LinkResult]:
+    """Check URLs whose host names all lead to the test server."""
+
+    async def run() -> list[LinkResult]:
+        async with LinkChecker(options, resolver=to_loopback) as checker:
+            return await checker.check_all(urls)
+
+    return asyncio.run(run())
+
+
 def test_ok(server: LinkServer) -> None:
     result = check(server, "/ok")
     assert (result.status, result.http_status, result.attempts, result.error) == (Status.ok, 200, 1, None)
@@ -183,64 +198,33 @@ def test_per_host_limit_is_never_exceeded(server: LinkServer) -> None:
 
 def test_connections_are_reused_and_never_more_than_the_per_host_limit(server: LinkServer) -> None:
     urls = [server.url(f"/count/{i}", "reuse.test") for i in range(40)]
-    options = CheckOptions(**{**FAST.__dict__, "per_host": 3})
-
-    async def to_loopback(host: str, port: int) -> list[str]:
-        return ["127.0.0.1"]
-
-    async def run() -> list[LinkResult]:
-        async with LinkChecker(options, resolver=to_loopback) as checker:
-            return await checker.check_all(urls)
-
-    assert all(r.status is Status.ok for r in asyncio.run(run()))
+    results = check_named(urls, CheckOptions(**{**FAST.__dict__, "per_host": 3}))
+    assert all(r.status is Status.ok for r in results)
     assert 1 <= len(server.recorder.connections[f"reuse.test:{server.port}"]) <= 3  # 40 requests, 3 connections
 
 
 def test_a_connection_the_server_closes_is_not_reused(server: LinkServer) -> None:
     urls = [server.url(f"/close/{i}", "closing.test") for i in range(6)]
-    options = CheckOptions(**{**FAST.__dict__, "per_host": 1})
-
-    async def to_loopback(host: str, port: int) -> list[str]:
-        return ["127.0.0.1"]
-
-    async def run() -> list[LinkResult]:
-        async with LinkChecker(options, resolver=to_loopback) as checker:
-            return await checker.check_all(urls)
-
-    results = asyncio.run(run())
+    results = check_named(urls, CheckOptions(**{**FAST.__dict__, "per_host": 1}))
     assert [(r.status, r.attempts) for r in results] == [(Status.ok, 1)] * 6
     assert len(server.recorder.connections[f"closing.test:{server.port}"]) == 6  # one new connection each
 
 
 def test_global_limit_is_never_exceeded(server: LinkServer) -> None:
     hosts = ["a.test", "b.test", "c.test"]
-
-    async def to_loopback(host: str, port: int) -> list[str]:
-        return ["127.0.0.1"]
-
-    async def run() -> list[LinkResult]:
-        options = CheckOptions(**{**FAST.__dict__, "concurrency": 2})
-        async with LinkChecker(options, resolver=to_loopback) as checker:
-            return await checker.check_all([server.url(f"/count/{i}", h) for h in hosts for i in range(8)])
-
-    assert all(r.status is Status.ok for r in asyncio.run(run()))
+    options = CheckOptions(**{**FAST.__dict__, "concurrency": 2})
+    results = check_named([server.url(f"/count/{i}", h) for h in hosts for i in range(8)], options)
+    assert all(r.status is Status.ok for r in results)
     assert sum(server.recorder.peak[f"{h}:{server.port}"] for h in hosts) >= 2
     # The server counts per host; at most 2 in flight overall means no host ever saw more than 2.
     assert max(server.recorder.peak[f"{h}:{server.port}"] for h in hosts) <= 2
 
 
 def test_rate_limited_host_slows_only_itself(server: LinkServer) -> None:
-    async def to_loopback(host: str, port: int) -> list[str]:
-        return ["127.0.0.1"]
-
-    async def run() -> None:
-        async with LinkChecker(FAST, resolver=to_loopback) as checker:
-            await checker.check_all(
-                [server.url("/retry-after/pause/seconds", "slow.test")]
-                + [server.url(f"/other/{i}", "fast.test") for i in range(8)]
-            )
-
-    asyncio.run(run())
+    check_named(
+        [server.url("/retry-after/pause/seconds", "slow.test")]
+        + [server.url(f"/other/{i}", "fast.test") for i in range(8)]
+    )
     paused = server.recorder.times["/retry-after/pause/seconds"]
     others = [t for i in range(8) for t in server.recorder.times[f"/other/{i}"]]
     assert max(others) < paused[1]  # the other host finished while this one waited out its Retry-After
