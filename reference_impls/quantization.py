@@ -34,10 +34,11 @@ call: at batch 1 (one image, the phone's case) and at batch 32 (throughput, `_ba
 **Why the speedup depends on the CPU and on the batch.** With VNNI (`avx512_vnni`, `avx_vnni`) or Arm's `sdot`, one
 instruction does four int8 multiply-adds per 32-bit lane, four times the fp32 FMA's work. Without them, kernels widen
 first, and the two runtimes widen differently. ONNX Runtime's MLAS multiplies unsigned activations by signed
-weights with `vpmaddubsw` (u8×s8 pairs summed into 16 bits), twice the fp32 rate; XNNPACK's int8 kernels for AVX2
-sign-extend both operands to 16 bits (`vpmovsx`) and use `vpmaddwd`, about the fp32 rate, so on such a CPU its
-int8 program is no faster than its well-tuned fp32 one and only the 4× smaller file remains. The batch matters too:
-at batch 1 the last layers' matrix products have only 16–196 rows, the depthwise and first convolutions (dot
+weights with `vpmaddubsw` (32 u8×s8 products per instruction, summed in pairs into 16 bits), more work per
+instruction than fp32; XNNPACK's int8 kernels for AVX2 sign-extend both operands to 16 bits (`vpmovsx`) and use
+`vpmaddwd` (16 products, but each needs its widening and an add: no better than two fp32 FMAs), so on such a CPU
+its int8 program is no faster than its well-tuned fp32 one and only the 4× smaller file remains. The batch matters too:
+at batch 1 the pointwise layers' matrix products have only 16 to 196 rows, the depthwise and first convolutions (dot
 products of 9 terms) gain nothing from int8, and the (de)quantize and layout nodes at the graph's edges cost a fixed
 time; at batch 32 the pointwise products dominate. The `onnxruntime layers` table below splits ONNX Runtime's
 batch-1 time by layer from its own profiler, and the ISA flags of the machine are recorded with the results.

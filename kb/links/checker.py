@@ -104,15 +104,12 @@ class LinkChecker:
         self._hosts: dict[str, asyncio.Task[Host]] = {}
         self._global = asyncio.Semaphore(self.options.concurrency)
         # Loading the CA bundle costs tens of milliseconds: once per run, not once per host.
-        self._policy = HostPolicy(
-            resolver,
-            ssl_context or ssl.create_default_context(),
-            self.options.allow_private,
-            self.options.allow_networks,
-            self.options.http2,
-        )
+        tls = ssl_context or ssl.create_default_context()
+        # ALPN: HTTP/2 offered first unless turned off; the server picks (`kb.links.pool` reads its choice).
+        tls.set_alpn_protocols(["h2", "http/1.1"] if self.options.http2 else ["http/1.1"])
+        self._policy = HostPolicy(resolver, tls, self.options.allow_private, self.options.allow_networks)
         timeout = self.options.timeout
-        self._extensions = {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}
+        self._extensions = {"timeout": {"connect": timeout, "read": timeout, "write": timeout}}
 
     async def __aenter__(self) -> LinkChecker:
         return self

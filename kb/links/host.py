@@ -103,7 +103,6 @@ class HostPolicy:
     ssl_context: ssl.SSLContext
     allow_private: bool = False
     allow_networks: tuple[str, ...] = ()
-    http2: bool = True
 
 
 async def open_host(name: str, port: int, settings: HostSettings, limit: int, policy: HostPolicy) -> Host:
@@ -132,5 +131,5 @@ async def open_host(name: str, port: int, settings: HostSettings, limit: int, po
         where = "" if problem.startswith(name) else f"{name}: "
         host.failure = (Status.unsafe, f"refused: {where}{problem} (--allow-private lifts this, for local use only)")
         return host
-    host.pool = HostPool(name, addresses, policy.ssl_context, policy.http2)
+    host.pool = HostPool(name, addresses, policy.ssl_context)
     return host

@@ -36,12 +36,9 @@ def _key(origin: httpcore.Origin) -> tuple[bytes, bytes, int]:
 class HostPool:
     """Connections to one host's origins (scheme, host, port), idle ones kept in a stack per origin."""
 
-    def __init__(self, host: str, addresses: list[str], ssl_context: ssl.SSLContext, http2: bool) -> None:
+    def __init__(self, host: str, addresses: list[str], ssl_context: ssl.SSLContext) -> None:
         self._backend = PinnedBackend(host, addresses)
-        self._ssl_context = ssl_context
-        # ALPN: offer HTTP/2 first where it is wanted; the server picks. Set on the run's shared context, the same
-        # way for every host.
-        ssl_context.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
+        self._ssl_context = ssl_context  # its ALPN list (set by the checker) decides whether HTTP/2 is offered
         # httpcore's Origin is not hashable: idle connections are filed under (scheme, host, port).
         self._idle: dict[tuple[bytes, bytes, int], list[Connection]] = {}
         self._open: set[Connection] = set()
@@ -108,12 +105,6 @@ class HostPool:
         for connection in list(self._open):
             await self._drop(connection)
         self._idle.clear()
-
-    async def __aenter__(self) -> HostPool:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 class _Returned:
