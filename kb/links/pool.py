@@ -5,12 +5,13 @@ The host's semaphore (`kb.links.host`) already admits at most `per_host` request
 queue and no limit of its own: a request takes the most recently used idle connection to its origin, or opens one,
 and closing the response gives the connection back; so a host never has more than `per_host` connections.
 
-Measured on the 2,000-URL benchmark (`kb bench linkcheck`), this is where a checker made of httpx parts spends its
-CPU time beyond parsing HTTP: httpcore's general pool walks all its queued requests and connections under a lock
-twice per request (a quarter of the checker's time), and the generic connection wrapper adds one more lock, whose
-every acquisition yields to the event loop. Here the connection is opened by `_connect` (TCP through the pinned
-backend of `kb.links.safety`, TLS for https with the certificate checked against the URL's host, HTTP/2 when the
-server picks it by ALPN), then httpcore's own HTTP/1.1 or HTTP/2 connection speaks the protocol.
+In a profile of the benchmark (`kb bench linkcheck`), this is where a checker made of httpx parts spends its CPU
+time beyond parsing HTTP: httpcore's general pool walks all its queued requests and connections under a lock
+twice per request, and the generic connection wrapper adds one more lock, whose every acquisition yields to the
+event loop. Here the connection is opened by `_connect` (TCP through the pinned backend of `kb.links.safety`, TLS
+for https with the certificate checked against the URL's host, HTTP/2 when the server picks it by ALPN), then
+httpcore's own HTTP/1.1 or HTTP/2 connection speaks the protocol. The results file of `kb bench linkcheck` holds
+the CPU time per URL (`check_cpu_ms_per_url`) that this buys.
 
 An HTTP/2 connection also serves one request at a time here: the per-host limit counts requests either way, and a
 host that allows four requests in flight gets them over at most four connections.
