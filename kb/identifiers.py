@@ -86,7 +86,6 @@ _STOPWORDS = frozenset(
         "is",
         "it",
         "its",
-        "learning",
         "of",
         "on",
         "or",
@@ -105,6 +104,10 @@ _STOPWORDS = frozenset(
 )
 
 
+# Generational suffixes are not surnames: "Robert Smith Jr." is smith.
+_NAME_SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
+
+
 def make_id(authors: list[str], year: int | None, title: str) -> str:
     """The conventional entry id: first author's surname, year, first significant title word.
 
@@ -115,6 +118,7 @@ def make_id(authors: list[str], year: int | None, title: str) -> str:
     words = [w for w in normalize_title(title).split() if w not in _STOPWORDS and not w.isdigit()]
     words = words or normalize_title(title).split() or ["untitled"]
     if authors:
-        surname = normalize_title(authors[0].split(",")[0].split()[-1]).replace(" ", "")
+        names = [n for n in authors[0].split(",")[0].split() if n.rstrip(".").lower() not in _NAME_SUFFIXES]
+        surname = normalize_title(names[-1] if names else authors[0]).replace(" ", "")
         return f"{surname}{year or ''}{words[0]}"
     return f"{words[0]}{year or ''}{words[1] if len(words) > 1 else ''}"

@@ -68,11 +68,14 @@ def _kind_matches_folder(catalog: Catalog) -> Iterator[Problem]:
 def _unique_id(catalog: Catalog) -> Iterator[Problem]:
     first: dict[str, Record] = {}
     for record in catalog.records:
-        taken = first.setdefault(record.entry.id, record)
-        if taken is not record:
-            yield record.problem(
-                ("id",), f"id '{record.entry.id}' is also used by {taken.path}; choose another id", "unique-id"
-            )
+        for field, value in [(("id",), record.entry.id)] + [
+            (("aliases", i), alias) for i, alias in enumerate(record.entry.aliases)
+        ]:
+            taken = first.setdefault(value, record)
+            if taken is not record:
+                yield record.problem(
+                    field, f"id '{value}' is also used by {taken.path} (as id or alias); choose another", "unique-id"
+                )
 
 
 @rule("no-duplicate-work", "The same work is catalogued once: no shared arXiv id, DOI or normalized title.")
@@ -112,16 +115,24 @@ def _paper_metadata(catalog: Catalog) -> Iterator[Problem]:
             yield record.problem((), "a paper has a year; add `year:`", "paper-metadata")
 
 
-@rule("paper-id-convention", "A paper's id is first-author surname + year + first significant title word.")
+@rule(
+    "paper-id-convention",
+    "A paper's id is first-author surname + year + first significant title word, optionally `-word` to tell two "
+    "apart.",
+)
 def _paper_id_convention(catalog: Catalog) -> Iterator[Problem]:
     for record in catalog.records:
         entry = record.entry
+        # Without authors (lists often give none) there is no surname to name the paper by yet.
         if entry.kind is not Kind.paper or entry.year is None or not entry.authors:
             continue
-        if str(entry.year) not in entry.id:
-            expected = make_id(entry.authors, entry.year, entry.title)
+        expected = make_id(entry.authors, entry.year, entry.title)
+        if entry.id != expected and not entry.id.startswith(expected + "-"):
             yield record.problem(
-                ("id",), f"the id of a paper carries its year {entry.year}; call it '{expected}'", "paper-id-convention"
+                ("id",),
+                f"the id of this paper is '{expected}' (or '{expected}-<word>' when that is taken); rename the file "
+                f"and keep '{entry.id}' under `aliases:`",
+                "paper-id-convention",
             )
 
 

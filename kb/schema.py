@@ -139,6 +139,23 @@ class Source(Strict):
     )
     url: Url | None = Field(default=None, description="Its address, when it has one.")
     section: str | None = Field(default=None, description="The section of the source the entry sat in.")
+    checked: dt.date | None = Field(
+        default=None,
+        description="The day the entry's facts were checked against this page (YYYY-MM-DD); set only for the "
+        "paper's own pages (arXiv, proceedings, publisher, OpenReview, the authors' project page).",
+    )
+
+
+class Unconfirmed(StrEnum):
+    """A field looked for on the paper's own pages and not confirmed there, so left empty on purpose."""
+
+    authors = "authors"
+    year = "year"
+    venue = "venue"
+    arxiv = "arxiv"
+    doi = "doi"
+    code = "code"
+    claims = "claims"
 
 
 class Entry(Strict):
@@ -147,6 +164,10 @@ class Entry(Strict):
     id: str = Field(
         pattern=ID_PATTERN,
         description="Stable, readable slug that is also the BibTeX key and the file name, e.g. `howard2017mobilenets`.",
+    )
+    aliases: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(
+        default_factory=list,
+        description="Earlier ids of this entry; citations and page addresses that use them keep working.",
     )
     kind: Kind = Field(description="paper, repository, article (blog post), tool (framework, profiler) or list.")
     title: str = Field(min_length=3, description="The title exactly as published.")
@@ -185,6 +206,11 @@ class Entry(Strict):
     )
     added: dt.date = Field(description="The day the entry joined the catalog (YYYY-MM-DD).")
     sources: list[Source] = Field(default_factory=list, description="Where the entry came from.")
+    unconfirmed: list[Unconfirmed] = Field(
+        default_factory=list,
+        description="Fields looked for on the paper's own pages and not confirmed there; they stay empty rather than "
+        "guessed.",
+    )
 
     @field_validator("arxiv", mode="before")
     @classmethod
