@@ -1,37 +1,48 @@
 """The `kb` command: one sub-command per job, each a thin layer over a module of the package.
 
 Command groups that live in their own module register themselves through an `add_commands(subparsers)`
-function, listed in `build_parser`.
+function; `COMMANDS` says which module defines each command. Only the module of the command being run is
+imported, so `kb validate` never loads httpx, MkDocs or torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kb import arxiv, bench, exports, impl, import_cli
-from kb.catalog import DEFAULT_ROOT, SCHEMA_FILE, Catalog, load_catalog
-from kb.links import cli as linkcheck_cli
-from kb.schema import entry_json_schema
-from kb.yamlio import write_atomic
+from kb import paths
+from kb.catalog.checked import clean_catalog, load_checked_catalog
+from kb.catalog.load import SCHEMA_FILE
+from kb.catalog.schema import entry_json_schema
+from kb.catalog.yamlio import write_atomic
 
-PROJECT_ROOT = DEFAULT_ROOT.parent
+# Each command and the module whose `add_commands` defines it (this module for the catalog's own commands).
+COMMANDS = {
+    "validate": __name__,
+    "schema": __name__,
+    "generate": __name__,
+    "build": __name__,
+    "import": "kb.importer.cli",
+    "add": "kb.lookup.arxiv",
+    "export": "kb.site.exports",
+    "linkcheck": "kb.links.cli",
+    "impl": "kb.impl",
+    "bench": "kb.bench.cli",
+}
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from kb import rules
-
     if args.rules:
+        from kb.catalog import rules
+
         for rule in rules.RULES.values():
             print(f"{rule.name:28} {rule.description}")
         return 0
-    root: Path = args.catalog
-    vocabulary_root = root if (root / "taxonomy.yaml").exists() else DEFAULT_ROOT
-    catalog, problems = load_catalog(root, vocabulary_root)
-    problems = sorted(problems + rules.check(catalog))
+    catalog, problems = load_checked_catalog(args.catalog)
     for problem in problems:
         print(problem.annotation() if args.format == "github" else problem)
     summary = f"{len(catalog.records)} entries valid, {len(problems)} problem(s)"
@@ -52,35 +63,17 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_clean(root: Path) -> Catalog | None:
-    """The catalog when it has no problems; otherwise print them and return None."""
-    from kb import rules
+def _site(args: argparse.Namespace) -> int:
+    """`kb generate` writes the generated pages; `kb build` also runs MkDocs."""
+    from kb.site import build as site
 
-    vocabulary_root = root if (root / "taxonomy.yaml").exists() else DEFAULT_ROOT
-    catalog, problems = load_catalog(root, vocabulary_root)
-    problems = sorted(problems + rules.check(catalog))
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    return None if problems else catalog
-
-
-def _generate(args: argparse.Namespace) -> int:
-    from kb import site
-
-    catalog = _load_clean(args.catalog)
+    catalog = clean_catalog(args.catalog)
     if catalog is None:
         return 1
-    site.generate(catalog, args.docs)
-    print(f"generated the pages of {len(catalog.entries)} entries into {args.docs}", file=sys.stderr)
-    return 0
-
-
-def _build(args: argparse.Namespace) -> int:
-    from kb import site
-
-    catalog = _load_clean(args.catalog)
-    if catalog is None:
-        return 1
+    if args.command == "generate":
+        site.generate(catalog, args.docs)
+        print(f"generated the pages of {len(catalog.entries)} entries into {args.docs}", file=sys.stderr)
+        return 0
     times = site.build(catalog, args.config, args.site_dir)
     total = times.generate + times.mkdocs
     print(
@@ -91,11 +84,12 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_catalog_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add `kb validate`, `kb schema`, `kb generate` and `kb build`."""
     validate = subparsers.add_parser(
         "validate", help="check every catalog file and report all problems (writes nothing)"
     )
-    validate.add_argument("catalog", nargs="?", type=Path, default=DEFAULT_ROOT, help="catalog folder")
+    validate.add_argument("catalog", nargs="?", type=Path, default=paths.CATALOG, help="catalog folder")
     validate.add_argument(
         "--format",
         choices=["text", "github"],
@@ -106,40 +100,37 @@ def _add_catalog_commands(subparsers: argparse._SubParsersAction) -> None:
     validate.set_defaults(handler=_validate)
 
     schema = subparsers.add_parser("schema", help="write the JSON Schema of a catalog file")
-    schema.add_argument("--out", type=Path, default=DEFAULT_ROOT / SCHEMA_FILE, help="where to write it")
+    schema.add_argument("--out", type=Path, default=paths.CATALOG / SCHEMA_FILE, help="where to write it")
     schema.add_argument("--check", action="store_true", help="fail when the committed schema is out of date")
     schema.set_defaults(handler=_schema)
 
     generate = subparsers.add_parser("generate", help="write the generated pages of the site into docs/")
-    generate.add_argument("--catalog", type=Path, default=DEFAULT_ROOT, help="catalog folder")
-    generate.add_argument("--docs", type=Path, default=PROJECT_ROOT / "docs", help="docs folder")
-    generate.set_defaults(handler=_generate)
+    generate.add_argument("--catalog", type=Path, default=paths.CATALOG, help="catalog folder")
+    generate.add_argument("--docs", type=Path, default=paths.DOCS, help="docs folder")
+    generate.set_defaults(handler=_site)
 
     build = subparsers.add_parser("build", help="validate, generate the pages and build the site with MkDocs")
-    build.add_argument("--catalog", type=Path, default=DEFAULT_ROOT, help="catalog folder")
-    build.add_argument("--config", type=Path, default=PROJECT_ROOT / "mkdocs.yml", help="MkDocs configuration")
-    build.add_argument("--site-dir", type=Path, default=PROJECT_ROOT / "site", help="output folder")
-    build.set_defaults(handler=_build)
+    build.add_argument("--catalog", type=Path, default=paths.CATALOG, help="catalog folder")
+    build.add_argument("--config", type=Path, default=paths.MKDOCS_CONFIG, help="MkDocs configuration")
+    build.add_argument("--site-dir", type=Path, default=paths.SITE, help="output folder")
+    build.set_defaults(handler=_site)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `kb` with every sub-command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of `kb`: every sub-command, or only the modules that define `command`."""
     parser = argparse.ArgumentParser(prog="kb", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    # Command groups: each module adds its own sub-commands (one line per module).
-    _add_catalog_commands(subparsers)
-    import_cli.add_commands(subparsers)
-    arxiv.add_commands(subparsers)
-    exports.add_commands(subparsers)
-    linkcheck_cli.add_linkcheck_parser(subparsers)
-    impl.add_commands(subparsers)
-    bench.add_commands(subparsers)
+    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
+        module = sys.modules[__name__] if name == __name__ else importlib.import_module(name)
+        module.add_commands(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kb` command; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     return int(args.handler(args) or 0)
 
 

@@ -13,14 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kb.yamlio import write_atomic
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = PROJECT_ROOT / "results"
+from kb import paths
+from kb.catalog.yamlio import write_atomic
 
 
 def _list(args: argparse.Namespace) -> int:
-    from reference_impls.registry import all_impls
+    from reference_impls._registry import all_impls
 
     for spec in all_impls():
         extra = " [experiment]" if spec.experiment else ""
@@ -32,8 +30,8 @@ def info(impl_id: str) -> dict[str, Any]:
     """Counts of an implementation's default configuration, with its registry metadata."""
     import torch
 
-    from reference_impls import measure
-    from reference_impls.registry import get
+    from reference_impls import _measure as measure
+    from reference_impls._registry import get
 
     spec = get(impl_id)
     model = spec.build()
@@ -62,8 +60,8 @@ def _info(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import torch
 
-    from reference_impls.export import FORMATS, export_all
-    from reference_impls.registry import get
+    from reference_impls._export import FORMATS, export_all
+    from reference_impls._registry import get
 
     spec = get(args.id)
     shape = list(spec.input_shape)
@@ -110,8 +108,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def _bench_one(args: argparse.Namespace) -> int:
-    from reference_impls.benchmark import benchmark
-    from reference_impls.registry import get
+    from reference_impls._benchmark import benchmark
+    from reference_impls._registry import get
 
     spec = get(args.id)
     if spec.experiment is not None and args.json:
@@ -128,8 +126,8 @@ def _bench_one(args: argparse.Namespace) -> int:
 def _profile(args: argparse.Namespace) -> int:
     import torch
 
-    from reference_impls import measure
-    from reference_impls.registry import get
+    from reference_impls import _measure as measure
+    from reference_impls._registry import get
 
     spec = get(args.id)
     rows = measure.profile(spec.build(), torch.randn(spec.input_shape), runs=args.runs)
@@ -152,8 +150,8 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _bench_all(args: argparse.Namespace) -> int:
-    from reference_impls.benchmark import benchmark, comparison, write
-    from reference_impls.registry import all_impls, get
+    from reference_impls._benchmark import benchmark, comparison, write
+    from reference_impls._registry import all_impls, get
 
     specs = [get(i) for i in args.only] if args.only else all_impls()
     # The command as a user would retype it (records written from tests or other tools get it right too).
@@ -162,7 +160,7 @@ def _bench_all(args: argparse.Namespace) -> int:
         + (["--only", *args.only] if args.only else [])
         + (["--quick"] if args.quick else [])
         + (["--comparison"] if args.comparison else [])
-        + (["--results", str(args.results)] if args.results != RESULTS_DIR else [])
+        + (["--results", str(args.results)] if args.results != paths.RESULTS else [])
     )
     for spec in specs:
         print(f"benchmarking {spec.id} ...", file=sys.stderr)
@@ -189,7 +187,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     export = commands.add_parser("export", help="export to mobile formats, run each back, write a parity report")
     export.add_argument("id")
     export.add_argument("--out", type=Path, required=True, help="output folder")
-    # The help names the formats literally: importing reference_impls.export here would load torch on every `kb`.
+    # The help names the formats literally: importing reference_impls._export here would load torch on every `kb`.
     export.add_argument("--formats", help="comma-separated subset of pte,onnx,ort,tflite,coreml (default: all)")
     export.add_argument("--size", type=int, help="square input size instead of the default (for quick checks)")
     export.add_argument("--tolerance", type=float, default=1e-3, help="largest |difference| from eager PyTorch")
@@ -214,5 +212,5 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", metavar="ID", help="only these implementations")
     parser.add_argument("--quick", action="store_true", help="fewer runs, fewer formats, shorter experiments")
     parser.add_argument("--comparison", action="store_true", help="with --only: also the side-by-side table")
-    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="results folder")
+    parser.add_argument("--results", type=Path, default=paths.RESULTS, help="results folder")
     parser.set_defaults(handler=_bench_all)

@@ -47,10 +47,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reference_impls.data import mnist
-from reference_impls.pruning import subset
-from reference_impls.registry import experiment, experiment_cli, register
-from reference_impls.training import accuracy, seed_everything, train
+from reference_impls._data import mnist, subset
+from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._training import accuracy, seed_everything, train
 
 MODES = ("float", "bwn", "xnor")
 

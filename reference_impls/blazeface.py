@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reference_impls.registry import experiment, experiment_cli, register
+from reference_impls._registry import experiment, experiment_cli, register
 
 # Anchor sizes as fractions of the image: 2 per cell on the 16×16 map, 6 per cell on the 8×8 map (at 128×128).
 ANCHOR_SIZES = ((0.1, 0.16), (0.22, 0.3, 0.38, 0.46, 0.54, 0.62))

@@ -38,27 +38,21 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from reference_impls.data import mnist
+from reference_impls import _export as export
+from reference_impls._data import mnist, subset
+from reference_impls._measure import count_macs, count_params, threads
+from reference_impls._models import LeNet300100
+from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._training import accuracy, seed_everything, train
 from reference_impls.distillation import distillation_loss, train_teacher, with_teacher_logits
-from reference_impls.measure import count_macs, count_params, threads
-from reference_impls.pruning import (
-    LeNet300100,
-    index_bits,
-    iterative_prune,
-    prunable,
-    relative_indices,
-    sparse_bytes,
-    sparsity,
-    subset,
-)
-from reference_impls.quantization import onnxruntime_runner, ort_static_int8, runtime_accuracy, to_onnx
-from reference_impls.registry import experiment, experiment_cli, register
-from reference_impls.training import accuracy, seed_everything, train
+from reference_impls.pruning import index_bits, iterative_prune, prunable, relative_indices, sparse_bytes, sparsity
+from reference_impls.quantization import first_output, ort_static_int8, runtime_accuracy
 
 INPUT_SHAPE = (1, 1, 28, 28)
 TEMPERATURE, ALPHA = 4.0, 0.9
@@ -131,9 +125,10 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
 
         with tempfile.TemporaryDirectory() as tmp:
             fp32_path, int8_path = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "int8.onnx")
-            to_onnx(kd, fp32_path)
+            export.to_onnx(kd, torch.zeros(INPUT_SHAPE), Path(fp32_path), dynamic_batch=True)
             ort_static_int8(fp32_path, int8_path, split.x_train[:256])
-            stages["int8"] = stage(kd, runtime_accuracy(onnxruntime_runner(int8_path), split), sparse_int8_bytes(kd))
+            int8 = first_output(export.load_onnxruntime(Path(int8_path), threads=1))
+            stages["int8"] = stage(kd, runtime_accuracy(int8, split), sparse_int8_bytes(kd))
             stages["int8"] |= {
                 "onnx_fp32_bytes": os.path.getsize(fp32_path),
                 "onnx_int8_bytes": os.path.getsize(int8_path),

@@ -35,9 +35,7 @@ curve are filled in below from the results file of `kb bench` (never typed by ha
 
 from __future__ import annotations
 
-import argparse
 import heapq
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -46,10 +44,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from reference_impls.data import Split, mnist
-from reference_impls.pruning import TARGET, LeNet300100, prune_model, relative_indices, subset
-from reference_impls.registry import experiment, register
-from reference_impls.training import accuracy, seed_everything, train
+from reference_impls._data import Split, mnist, subset
+from reference_impls._models import LeNet300100
+from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._training import accuracy, seed_everything, train
+from reference_impls.pruning import TARGET, prune_model, relative_indices
 
 GAP_BITS = 5  # the paper's index width for fully connected layers
 LAYERS = ("fc1", "fc2", "fc3")
@@ -282,15 +281,7 @@ def run(quick: bool = False, seed: int = 0, bits: int = 6) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    """Run the default experiment and print its figures as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few seconds on a data subset, for tests")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--bits", type=int, default=6, help="codebook size 2^bits per layer")
-    args = parser.parse_args()
-    print(json.dumps(run(quick=args.quick, seed=args.seed, bits=args.bits), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    experiment_cli(
+        run, __doc__, "a few seconds on a data subset, for tests", {"bits": (int, 6, "codebook size 2^bits per layer")}
+    )

@@ -44,11 +44,11 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from reference_impls.data import Split, mnist
-from reference_impls.measure import threads
-from reference_impls.pruning import LeNet5, subset
-from reference_impls.registry import experiment, experiment_cli, register
-from reference_impls.training import LossFn, accuracy, seed_everything, train
+from reference_impls._data import Split, mnist, subset
+from reference_impls._measure import threads
+from reference_impls._models import LeNet5
+from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._training import LossFn, accuracy, seed_everything, train
 
 TEMPERATURES = (4.0, 8.0)
 ALPHAS = (0.5, 0.9)

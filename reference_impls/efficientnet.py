@@ -37,7 +37,8 @@ import math
 
 from torch import Tensor, nn
 
-from reference_impls.registry import register
+from reference_impls._registry import Builder, register
+from reference_impls.mobilenet_v2 import InvertedResidual
 
 # Table 1 (B0): expansion, kernel, stride, output channels, repeats of each MBConv stage.
 STAGES = [
@@ -104,25 +105,13 @@ def conv_bn_swish(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: i
     )
 
 
-class MBConv(nn.Module):
-    """Expand (1×1), depthwise k×k, squeeze-and-excite, project (1×1, linear); residual when shapes agree."""
+def mbconv(c_in: int, c_out: int, expansion: int, kernel: int, stride: int) -> nn.Module:
+    """MBConv: MobileNetV2's inverted residual with swish, a k×k depthwise filter and squeeze-and-excite.
 
-    def __init__(self, c_in: int, c_out: int, expansion: int, kernel: int, stride: int) -> None:
-        super().__init__()
-        hidden = c_in * expansion
-        layers: list[nn.Module] = [conv_bn_swish(c_in, hidden, 1)] if expansion != 1 else []
-        layers += [
-            conv_bn_swish(hidden, hidden, kernel, stride, groups=hidden),
-            SqueezeExcite(hidden, max(1, c_in // 4)),  # SE ratio 0.25 of the block's *input* channels
-            nn.Conv2d(hidden, c_out, 1, bias=False),
-            nn.BatchNorm2d(c_out),
-        ]
-        self.block = nn.Sequential(*layers)
-        self.residual = stride == 1 and c_in == c_out
-
-    def forward(self, x: Tensor) -> Tensor:
-        """The block, plus the input when the shapes allow (stochastic depth is a training detail, left out)."""
-        return x + self.block(x) if self.residual else self.block(x)
+    Stochastic depth, which the paper uses in training, is left out: it changes no weight and no inference cost.
+    """
+    squeeze = SqueezeExcite(c_in * expansion, max(1, c_in // 4))  # SE ratio 0.25 of the block's *input* channels
+    return InvertedResidual(c_in, c_out, stride, expansion, kernel=kernel, conv=conv_bn_swish, squeeze=squeeze)
 
 
 class EfficientNet(nn.Module):
@@ -135,7 +124,7 @@ class EfficientNet(nn.Module):
         for expansion, kernel, stride, c, repeats in STAGES:
             c_out = round_filters(c, width)
             for i in range(round_repeats(repeats, depth)):
-                layers.append(MBConv(channels, c_out, expansion, kernel, stride if i == 0 else 1))
+                layers.append(mbconv(channels, c_out, expansion, kernel, stride if i == 0 else 1))
                 channels = c_out
         head = round_filters(HEAD, width)
         layers.append(conv_bn_swish(channels, head, 1))
@@ -154,7 +143,7 @@ def efficientnet(variant: str = "b0", num_classes: int = 1000) -> nn.Module:
     return EfficientNet(width, depth, dropout, num_classes).eval()
 
 
-def _register(variant: str) -> None:
+def _builder(variant: str) -> Builder:
     resolution = VARIANTS[variant][2]
 
     def build(num_classes: int = 1000) -> nn.Module:
@@ -162,22 +151,21 @@ def _register(variant: str) -> None:
 
     build.__doc__ = f"EfficientNet-{variant.upper()} at its {resolution}×{resolution} input."
     build.__module__ = __name__
-    register(
-        f"efficientnet_{variant}",
-        arxiv="1905.11946",
-        catalog_id="tan2019efficientnet",
-        input_shape=(1, 3, resolution, resolution),
-    )(build)
+    return build
 
 
-for _variant in VARIANTS:
-    _register(_variant)
+# One line per variant, each id written out: `kb validate` reads the registered ids from the source without torch.
+_PAPER = {"arxiv": "1905.11946", "catalog_id": "tan2019efficientnet"}
+register("efficientnet_b0", **_PAPER, input_shape=(1, 3, 224, 224))(_builder("b0"))
+register("efficientnet_b1", **_PAPER, input_shape=(1, 3, 240, 240))(_builder("b1"))
+register("efficientnet_b2", **_PAPER, input_shape=(1, 3, 260, 260))(_builder("b2"))
+register("efficientnet_b3", **_PAPER, input_shape=(1, 3, 300, 300))(_builder("b3"))
 
 
 if __name__ == "__main__":
     import torch
 
-    from reference_impls.measure import count_macs, count_params
+    from reference_impls._measure import count_macs, count_params
 
     print(f"{'':>4} {'released w, d, r':>18} {'rule w, d, r':>20} {'params (M)':>11} {'MACs (B)':>9}")
     for phi, (name, (width, depth, resolution, _)) in enumerate(VARIANTS.items()):

@@ -40,10 +40,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from reference_impls.data import mnist
-from reference_impls.pruning import subset
-from reference_impls.registry import experiment, experiment_cli, register
-from reference_impls.training import accuracy, seed_everything, train
+from reference_impls._data import mnist, subset
+from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._training import accuracy, seed_everything, train
 
 HIDDEN = 1000
 

@@ -27,7 +27,7 @@ factorized only where that saves MACs: past the break-even rank the chain of thi
 
 **Setup.** The LeNet-5-style net of `reference_impls.pruning` on the 3,500 MNIST training images: conv1 gets the
 separable scheme (one input channel leaves Tucker nothing to reduce), conv2 Tucker-2, fc1 truncated SVD; the last
-10-way layer is too small to matter. MACs are counted by `reference_impls.measure`. Latency is the median of timed
+10-way layer is too small to matter. MACs are counted by `reference_impls._measure`. Latency is the median of timed
 forward passes of a batch of 64 test images at one thread; baseline and factorized net are timed alternately, three
 times each, and the lowest median of each is kept, so that a burst of load from other processes does not decide the
 ratio.
@@ -48,11 +48,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from reference_impls.data import Split, mnist
-from reference_impls.measure import count_macs, latency, threads
-from reference_impls.pruning import LeNet5, subset
-from reference_impls.registry import experiment, experiment_cli, register
-from reference_impls.training import accuracy, seed_everything, train
+from reference_impls._data import Split, mnist, subset
+from reference_impls._measure import count_macs, latency, threads
+from reference_impls._models import LeNet5
+from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._training import accuracy, seed_everything, train
 
 ENERGIES = (0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
 LAYER_INPUTS = {"conv1": (1, 1, 28, 28), "conv2": (1, 20, 12, 12), "fc1": (1, 800)}  # what each layer of LeNet5 sees

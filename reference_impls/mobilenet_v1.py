@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from reference_impls.registry import register
+from reference_impls._registry import register
 from reference_impls.separable import DepthwiseSeparableConv, conv_bn
 
 # Table 1, after the first full convolution (3 → 32, stride 2): (output channels, stride) of each separable layer.
@@ -73,7 +73,7 @@ def mobilenet_v1(width: float = 1.0, num_classes: int = 1000) -> nn.Module:
 if __name__ == "__main__":
     import torch
 
-    from reference_impls.measure import count_macs, count_params
+    from reference_impls._measure import count_macs, count_params
 
     # Tables 6 and 7: the cost surface spanned by the two multipliers.
     print(f"{'width':>6} {'input':>6} {'params (M)':>11} {'MACs (M)':>9}")

@@ -32,9 +32,11 @@ fp32 and exported sizes and CPU latency; the tables below are generated from tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
 
-from reference_impls.registry import register
+from reference_impls._registry import register
 
 # Table 2: expansion t, output channels c, repeats n, stride s of the first repeat.
 STAGES = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
@@ -56,17 +58,28 @@ def conv_bn_relu6(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: i
 
 
 class InvertedResidual(nn.Module):
-    """Expand (1×1, ReLU6), filter (3×3 depthwise, ReLU6), project (1×1, linear); add the input when shapes agree."""
+    """Expand (1×1, ReLU6), filter (3×3 depthwise, ReLU6), project (1×1, linear); add the input when shapes agree.
 
-    def __init__(self, c_in: int, c_out: int, stride: int, expansion: int) -> None:
+    EfficientNet's MBConv is this block with swish, a k×k filter and squeeze-and-excite after it: `conv`, `kernel`
+    and `squeeze` let it reuse the skeleton.
+    """
+
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        stride: int,
+        expansion: int,
+        *,
+        kernel: int = 3,
+        conv: Callable[..., nn.Module] = conv_bn_relu6,
+        squeeze: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         hidden = c_in * expansion
-        layers: list[nn.Module] = [conv_bn_relu6(c_in, hidden, 1)] if expansion != 1 else []
-        layers += [
-            conv_bn_relu6(hidden, hidden, 3, stride, groups=hidden),
-            nn.Conv2d(hidden, c_out, 1, bias=False),
-            nn.BatchNorm2d(c_out),
-        ]
+        layers: list[nn.Module] = [conv(c_in, hidden, 1)] if expansion != 1 else []
+        layers += [conv(hidden, hidden, kernel, stride, groups=hidden), *([squeeze] if squeeze else [])]
+        layers += [nn.Conv2d(hidden, c_out, 1, bias=False), nn.BatchNorm2d(c_out)]
         self.block = nn.Sequential(*layers)
         self.residual = stride == 1 and c_in == c_out
 
@@ -108,7 +121,7 @@ def mobilenet_v2(width: float = 1.0, num_classes: int = 1000) -> nn.Module:
 if __name__ == "__main__":
     import torch
 
-    from reference_impls.measure import count_macs, count_params
+    from reference_impls._measure import count_macs, count_params
 
     for width, size in ((1.0, 224), (1.4, 224), (0.75, 224), (0.5, 160), (0.35, 224)):
         model = mobilenet_v2(width)

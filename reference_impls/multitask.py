@@ -32,18 +32,16 @@ networks are filled in below, side by side, from the results file of `kb bench` 
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reference_impls.data import Split, mnist
-from reference_impls.measure import count_macs, count_params, latency, threads
-from reference_impls.pruning import subset
-from reference_impls.registry import experiment, experiment_cli, register
-from reference_impls.training import accuracy, seed_everything, train
+from reference_impls._data import Split, mnist, subset
+from reference_impls._measure import count_macs, count_params, paired_latency, threads
+from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._training import accuracy, seed_everything, train
 
 INPUT_SHAPE = (1, 1, 28, 28)
 WEIGHTS = (0.1, 0.3, 1.0)  # λ, the weight of the thickness loss, swept: sharing trades one task against the other
@@ -136,20 +134,13 @@ def thickness_error(model: nn.Module, split: Split, mean: float, std: float) -> 
     return float((predicted - target).abs().mean()), float(r2)
 
 
-def paired_latency(a: nn.Module, b: nn.Module, runs: int, repeats: int = 5) -> tuple[float, float]:
-    """Batch-1 median latency (ms, one thread) of two models, measured in alternation so that load drifts cancel."""
+def batch1_latency(a: nn.Module, b: nn.Module, runs: int) -> tuple[float, float]:
+    """Batch-1 median latency (ms, one thread) of two models, timed call by call in alternation."""
     x = torch.zeros(INPUT_SHAPE)
     a.eval()
     b.eval()
     with threads(1), torch.inference_mode():
-        pairs = [
-            (
-                latency(lambda: a(x), warmup=10, runs=runs)["p50_ms"],
-                latency(lambda: b(x), warmup=10, runs=runs)["p50_ms"],
-            )
-            for _ in range(repeats)
-        ]
-    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+        return paired_latency(lambda: a(x), lambda: b(x), warmup=10, runs=runs)
 
 
 def measure(model: nn.Module, split: Split, mean: float, std: float, latency_ms: float) -> dict[str, Any]:
@@ -212,7 +203,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
             )
         # The headline λ is the one with the best validation accuracy on the digit class, the primary task.
         weight = max(sweep, key=lambda row: row["val_accuracy"])["weight"]
-        shared_ms, separate_ms = paired_latency(nets[weight], separate, runs)
+        shared_ms, separate_ms = batch1_latency(nets[weight], separate, runs)
         a = measure(nets[weight], split, mean, std, shared_ms)
         b = measure(separate, split, mean, std, separate_ms)
         return {

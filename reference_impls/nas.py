@@ -42,11 +42,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from reference_impls.data import Split, digits
-from reference_impls.measure import latency, threads
-from reference_impls.registry import experiment, experiment_cli, register
+from reference_impls._data import Split, digits
+from reference_impls._measure import latency, threads
+from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._training import accuracy, seed_everything, train
 from reference_impls.separable import DepthwiseSeparableConv, conv_bn
-from reference_impls.training import accuracy, seed_everything, train
 
 INPUT_SHAPE = (1, 1, 8, 8)
 # One decision list per stage; a stage's first layer may halve the map (stride 2 in stages 2 and 3).

@@ -28,7 +28,7 @@ entry of value zero. A layer with $n$ entries (fillers included) takes $\lceil n
 biases stay dense. `encode_layer` writes those bytes and `decode_layer` reads them back.
 
 **Setup.** LeNet-300-100 and a LeNet-5-style convolutional net (Caffe's 20-50-500 variant) trained on the 3,500
-MNIST training images of `reference_impls.data.mnist`; the baseline is the same model, trained in the same run,
+MNIST training images of `reference_impls._data.mnist`; the baseline is the same model, trained in the same run,
 before pruning. Retraining adds epochs the baseline does not get; the accuracy-vs-sparsity curve records the test
 accuracy after every round, so what the extra training gives back is visible.
 
@@ -44,7 +44,7 @@ are filled in below from the results file of `kb bench` (never typed by hand).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,45 +52,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from reference_impls.data import Split, mnist
-from reference_impls.registry import experiment, experiment_cli, register
-from reference_impls.training import accuracy, seed_everything, train
+from reference_impls._data import Split, mnist, subset
+from reference_impls._models import LeNet5, LeNet300100
+from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._training import accuracy, seed_everything, train
 
 Masks = dict[str, torch.Tensor]
 TARGET = 0.92  # fraction of weights to remove; the paper removes 92 % of LeNet-300-100 and LeNet-5
 SCAN_GRID = (0.5, 0.7, 0.8, 0.85, 0.9, 0.92, 0.93, 0.94, 0.95, 0.96, 0.98)
-
-
-class LeNet300100(nn.Module):
-    """LeNet-300-100: a 784-300-100-10 fully connected net (266,610 parameters)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(784, 300)
-        self.fc2 = nn.Linear(300, 100)
-        self.fc3 = nn.Linear(100, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of a batch of 1x28x28 images."""
-        x = torch.relu(self.fc1(x.flatten(1)))
-        return self.fc3(torch.relu(self.fc2(x)))
-
-
-class LeNet5(nn.Module):
-    """A LeNet-5-style conv net: conv 20@5x5, pool, conv 50@5x5, pool, fc 500, fc 10 (431,080 parameters)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 20, 5)
-        self.conv2 = nn.Conv2d(20, 50, 5)
-        self.fc1 = nn.Linear(800, 500)
-        self.fc2 = nn.Linear(500, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of a batch of 1x28x28 images."""
-        x = torch.max_pool2d(self.conv1(x), 2)
-        x = torch.relu(torch.max_pool2d(self.conv2(x), 2))
-        return self.fc2(torch.relu(self.fc1(x.flatten(1))))
 
 
 def prunable(model: nn.Module) -> dict[str, nn.Module]:
@@ -244,19 +213,6 @@ def sparse_bytes(model: nn.Module) -> int:
     """Size of the model in relative-index format: encoded weights plus dense fp32 biases."""
     layers = prunable(model).values()
     return sum(encode_layer(m.weight, index_bits(m)).nbytes + 4 * m.bias.numel() for m in layers)
-
-
-def subset(split: Split, train: int = 256, val: int = 100, test: int = 200) -> Split:
-    """The first images of each part of `split`: the data of `--quick` runs, which check mechanics, not accuracy."""
-    return replace(
-        split,
-        x_train=split.x_train[:train],
-        y_train=split.y_train[:train],
-        x_val=split.x_val[:val],
-        y_val=split.y_val[:val],
-        x_test=split.x_test[:test],
-        y_test=split.y_test[:test],
-    )
 
 
 def prune_model(

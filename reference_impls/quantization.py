@@ -52,9 +52,9 @@ results file of `kb bench` (never typed by hand).
 from __future__ import annotations
 
 import copy
-import os
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,16 +62,17 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from reference_impls.data import Split, mnist
-from reference_impls.measure import cpu_info, onnxruntime_node_times, paired_latency, threads
-from reference_impls.pruning import subset
-from reference_impls.registry import experiment, experiment_cli, register
+from kb.bench.environment import INT8_DOT_PRODUCT, cpu_info
+from reference_impls import _export as export
+from reference_impls._data import Split, mnist, subset
+from reference_impls._measure import onnxruntime_node_times, paired_latency, threads
+from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._training import accuracy, seed_everything, train
 from reference_impls.separable import DepthwiseSeparableConv, conv_bn
-from reference_impls.training import accuracy, seed_everything, train
 
 INPUT_SHAPE = (1, 1, 28, 28)
+Runner = Callable[[np.ndarray], np.ndarray]
 THROUGHPUT_BATCH = 32
-INT8_DOT_PRODUCT = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")
 
 
 class SmallMobileNet(nn.Module):
@@ -171,56 +172,20 @@ def qat_pt2e(model: nn.Module, split: Split, *, epochs: int, seed: int) -> nn.Mo
     return convert_pt2e(prepared.graph)
 
 
-def to_executorch(model: nn.Module, batch: int = 1) -> bytes:
-    """Lower a model (float or PT2E-quantized) to an ExecuTorch program with the XNNPACK delegate, at one batch size."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
-
-    program = torch.export.export(model, (torch.zeros(batch, *INPUT_SHAPE[1:]),))
-    return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
+def first_output(runner: export.Runner) -> Runner:
+    """A harness runner (all outputs) as `logits(x)`: the classifier has one output."""
+    return lambda x: runner(x)[0]
 
 
-def executorch_runner(pte: bytes) -> Callable[[np.ndarray], np.ndarray]:
-    """Load a `.pte` into the ExecuTorch runtime (one XNNPACK thread) and return `logits(x)` at its batch size."""
-    from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
-    from executorch.runtime import Runtime, Verification
-
-    _unsafe_reset_threadpool(1)  # one thread in every runtime, so the ratios compare kernels, not thread pools
-    program = Runtime.get().load_program(pte, verification=Verification.Minimal)
-    method = program.load_method("forward")
-
-    def logits(x: np.ndarray) -> np.ndarray:
-        # The method reads the program's buffer without owning it: the closure keeps `pte` and `program` alive.
-        assert program is not None and pte
-        return method.execute([torch.from_numpy(x)])[0].numpy()
-
-    return logits
-
-
-def to_onnx(model: nn.Module, path: str) -> None:
-    """Export the fp32 model to ONNX, batch size free, with the weights inside the file (so its size is the model's).
-
-    The exporter annotates every node with its Python stack trace; a shipped model carries no such debug text, and
-    it would dilute both sizes, so it is dropped.
-    """
-    import onnx
-
-    torch.onnx.export(
-        model.eval(),
-        (torch.zeros(INPUT_SHAPE),),
-        path,
-        input_names=["x"],
-        output_names=["logits"],
-        dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1, max=4096)}},
-        dynamo=True,
-        external_data=False,
-        verbose=False,
-    )
-    exported = onnx.load(path)
-    for node in exported.graph.node:
-        del node.metadata_props[:]
-        node.doc_string = ""
-    onnx.save(exported, path)
+def executorch_pair(model: nn.Module, ptq: nn.Module, batch: int, folder: Path) -> tuple[list[Path], list[Runner]]:
+    """fp32 and int8 `.pte` programs (XNNPACK, one thread) at one batch size: their files and runners."""
+    files, runners = [], []
+    for name, net in (("fp32", model), ("int8", ptq)):
+        path = folder / f"{name}-b{batch}.pte"
+        export.to_pte(net, torch.zeros(batch, *INPUT_SHAPE[1:]), path)
+        files.append(path)
+        runners.append(first_output(export.load_pte(path, threads=1)))
+    return files, runners
 
 
 def ort_static_int8(fp32_path: str, int8_path: str, calibration: torch.Tensor) -> None:
@@ -246,16 +211,6 @@ def ort_static_int8(fp32_path: str, int8_path: str, calibration: torch.Tensor) -
     )
 
 
-def onnxruntime_runner(path: str) -> Callable[[np.ndarray], np.ndarray]:
-    """An ONNX Runtime session on one thread, as `logits(x)`."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    return lambda x: session.run(None, {"x": x})[0]
-
-
 def int8_weight_fraction(onnx_path: str) -> float:
     """Share of the ONNX file's weight elements (initializers of 2+ dimensions) stored as int8."""
     import onnx
@@ -269,9 +224,6 @@ def runtime_accuracy(logits: Callable[[np.ndarray], np.ndarray], split: Split) -
     """Test accuracy computed by the runtime itself, one image at a time."""
     x, y = split.x_test.numpy(), split.y_test.numpy()
     return float(np.mean([logits(x[i : i + 1]).argmax() == y[i] for i in range(len(y))]))
-
-
-Runner = Callable[[np.ndarray], np.ndarray]
 
 
 def timings(suffix: str, fp32: Runner, int8: Runner, x: np.ndarray, runs: int) -> dict[str, float]:
@@ -352,33 +304,27 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
 
         ptq = ptq_pt2e(model, calibration)
         ptq_accuracy = accuracy(ExportedTrainer(ptq), split.x_test, split.y_test)
-        fp32_pte, int8_pte = to_executorch(model), to_executorch(ptq)
-        results = compare(
-            "executorch",
-            (executorch_runner(fp32_pte), executorch_runner(int8_pte)),
-            # An ExecuTorch program has one static shape: the throughput figures need programs of their own.
-            (
-                executorch_runner(to_executorch(model, THROUGHPUT_BATCH)),
-                executorch_runner(to_executorch(ptq, THROUGHPUT_BATCH)),
-            ),
-            (len(fp32_pte), len(int8_pte)),
-            split,
-            runs,
-        )
-
         with tempfile.TemporaryDirectory() as tmp:
-            fp32_onnx, int8_onnx = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "int8.onnx")
-            to_onnx(model, fp32_onnx)
-            ort_static_int8(fp32_onnx, int8_onnx, calibration)
-            runners = onnxruntime_runner(fp32_onnx), onnxruntime_runner(int8_onnx)
-            sizes = os.path.getsize(fp32_onnx), os.path.getsize(int8_onnx)
-            results |= compare("onnxruntime", runners, runners, sizes, split, runs)
-            results["int8_weight_fraction_onnxruntime"] = int8_weight_fraction(int8_onnx)
-            layers = layer_times(model, fp32_onnx, int8_onnx, runs)
+            folder = Path(tmp)
+            files, single = executorch_pair(model, ptq, 1, folder)
+            # An ExecuTorch program has one static shape: the throughput figures need programs of their own.
+            _, batched_runners = executorch_pair(model, ptq, THROUGHPUT_BATCH, folder)
+            sizes = (files[0].stat().st_size, files[1].stat().st_size)
+            results = compare("executorch", tuple(single), tuple(batched_runners), sizes, split, runs)
 
-        qat = qat_pt2e(copy.deepcopy(model), split, epochs=1, seed=seed + 1)  # leave the baseline untouched
-        qat_pte = to_executorch(qat)
-        results["qat_accuracy_executorch"] = runtime_accuracy(executorch_runner(qat_pte), split)
+            fp32_onnx, int8_onnx = folder / "fp32.onnx", folder / "int8.onnx"
+            export.to_onnx(model, torch.zeros(INPUT_SHAPE), fp32_onnx, dynamic_batch=True)
+            ort_static_int8(str(fp32_onnx), str(int8_onnx), calibration)
+            runners = tuple(first_output(export.load_onnxruntime(p, threads=1)) for p in (fp32_onnx, int8_onnx))
+            sizes = fp32_onnx.stat().st_size, int8_onnx.stat().st_size
+            results |= compare("onnxruntime", runners, runners, sizes, split, runs)
+            results["int8_weight_fraction_onnxruntime"] = int8_weight_fraction(str(int8_onnx))
+            layers = layer_times(model, str(fp32_onnx), str(int8_onnx), runs)
+
+            qat = qat_pt2e(copy.deepcopy(model), split, epochs=1, seed=seed + 1)  # leave the baseline untouched
+            qat_pte = folder / "qat.pte"
+            export.to_pte(qat, torch.zeros(INPUT_SHAPE), qat_pte)
+            results["qat_accuracy_executorch"] = runtime_accuracy(first_output(export.load_pte(qat_pte, 1)), split)
         results["qat_accuracy"] = accuracy(ExportedTrainer(qat), split.x_test, split.y_test)
 
         runtimes = ("executorch", "onnxruntime")

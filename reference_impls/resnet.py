@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from reference_impls.registry import register
+from reference_impls._registry import register
 
 # Blocks per stage of the 50-layer networks (ResNet's Table 1).
 DEPTHS = (3, 4, 6, 3)
@@ -106,7 +106,7 @@ def resnext50_32x4d(num_classes: int = 1000) -> nn.Module:
 if __name__ == "__main__":
     import torch
 
-    from reference_impls.measure import count_macs, count_params
+    from reference_impls._measure import count_macs, count_params
 
     x = torch.randn(1, 3, 224, 224)
     for name, build in (("resnet50", resnet50), ("resnext50_32x4d", resnext50_32x4d)):

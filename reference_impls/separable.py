@@ -33,7 +33,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reference_impls.registry import register
+from reference_impls._registry import register
 
 # MobileNet's 14×14 stage (Table 1): five layers of 512 → 512 channels, which hold most of the network's MACs.
 STAGE = {"channels": 512, "size": 14, "kernel": 3}
@@ -99,7 +99,7 @@ def compare(
     channels: int = STAGE["channels"], size: int = STAGE["size"], kernel: int = STAGE["kernel"], runs: int = 20
 ) -> dict[str, float]:
     """Computed vs counted vs timed cost of the separable layer relative to the standard one."""
-    from reference_impls.measure import count_macs, count_params, torch_latency
+    from reference_impls._measure import count_macs, count_params, torch_latency
 
     x = torch.randn(1, channels, size, size)
     standard, separable = separable_conv(False, channels, kernel), separable_conv(True, channels, kernel)

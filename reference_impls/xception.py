@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from reference_impls.registry import register
+from reference_impls._registry import register
 
 
 class SeparableConv(nn.Module):
@@ -124,7 +124,7 @@ def xception(num_classes: int = 1000) -> nn.Module:
 if __name__ == "__main__":
     import torch
 
-    from reference_impls.measure import count_macs, count_params, layers
+    from reference_impls._measure import count_macs, count_params, layers
 
     model = xception()
     x = torch.randn(1, 3, 299, 299)

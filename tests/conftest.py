@@ -42,8 +42,8 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Returns the site folder. Built once per session: it is what the site and browser tests read.
     """
-    from kb import rules, site
-    from kb.catalog import load_catalog
+    from kb.catalog.checked import load_checked_catalog
+    from kb.site import build as site
 
     work = tmp_path_factory.mktemp("project")
     catalog_dir = copy_catalog(work / "catalog")
@@ -53,8 +53,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     shutil.copy(ROOT / "mkdocs.yml", work / "mkdocs.yml")
     shutil.copy(ROOT / "CONTRIBUTING.md", work / "CONTRIBUTING.md")
-    catalog, problems = load_catalog(catalog_dir)
-    problems += rules.check(catalog)
+    catalog, problems = load_checked_catalog(catalog_dir)
     assert not problems, "\n".join(map(str, problems))
     site.build(catalog, work / "mkdocs.yml", work / "site")
     return work / "site"

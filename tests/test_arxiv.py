@@ -15,11 +15,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import yaml
 
-from kb import arxiv
-from kb.arxiv import PLACEHOLDER_SUMMARY, LookupFailed, add_paper, parse_reference
-from kb.catalog import DEFAULT_ROOT, write_entry
+from kb import paths
+from kb.catalog.load import write_entry
+from kb.catalog.schema import Entry, Kind
 from kb.cli import main
-from kb.schema import Entry, Kind
+from kb.lookup import arxiv
+from kb.lookup.arxiv import PLACEHOLDER_SUMMARY, LookupFailed, add_paper, parse_reference
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TODAY = dt.date(2026, 11, 25)
@@ -74,7 +75,7 @@ def server() -> Iterator[str]:
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     for name in ("taxonomy.yaml", "venues.yaml"):
-        shutil.copy(DEFAULT_ROOT / name, tmp_path / name)
+        shutil.copy(paths.CATALOG / name, tmp_path / name)
     return tmp_path
 
 
@@ -194,7 +195,7 @@ def test_requests_to_arxiv_org_are_three_seconds_apart(tmp_path: Path, monkeypat
 
 
 def test_the_add_paper_issue_form_offers_the_taxonomy(root: Path) -> None:
-    form = yaml.safe_load((DEFAULT_ROOT.parent / ".github" / "ISSUE_TEMPLATE" / "add-paper.yml").read_text())
+    form = yaml.safe_load((paths.ROOT / ".github" / "ISSUE_TEMPLATE" / "add-paper.yml").read_text())
     options = next(b for b in form["body"] if b.get("id") == "categories")["attributes"]["options"]
-    taxonomy = yaml.safe_load((DEFAULT_ROOT / "taxonomy.yaml").read_text())["categories"]
+    taxonomy = yaml.safe_load((paths.CATALOG / "taxonomy.yaml").read_text())["categories"]
     assert options == [c["id"] for c in taxonomy]

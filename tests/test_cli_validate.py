@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kb.schema import entry_json_schema
+from kb.catalog.schema import entry_json_schema
 
 from .conftest import CATALOG, FIXTURES, ROOT, copy_catalog
 
@@ -56,7 +56,7 @@ def test_github_annotations_format(tmp_path: Path) -> None:
     result = kb("validate", str(FIXTURES / "rules" / "paper-id-convention" / "fail"), "--format", "github")
     assert result.returncode == 1
     assert result.stdout.startswith("::error file=")
-    assert ",line=1,title=paper-id-convention::id: the id of a paper carries its year 2017" in result.stdout
+    assert ",line=1,title=paper-id-convention::id: the id of this paper is 'howard2017mobilenets'" in result.stdout
 
 
 def test_rules_are_listed() -> None:

@@ -14,10 +14,11 @@ import bibtexparser
 import jsonschema
 import pytest
 
-from kb.catalog import DEFAULT_ROOT, Catalog, load_catalog, write_entry
+from kb import paths
+from kb.catalog.load import Catalog, load_catalog, write_entry
+from kb.catalog.schema import CodeLink, Entry, Kind, Source, entry_json_schema
 from kb.cli import main
-from kb.exports import CSV_COLUMNS, LIST_SEPARATOR, catalog_bibtex, catalog_csv, catalog_feed, export_all
-from kb.schema import CodeLink, Entry, Kind, Source, entry_json_schema
+from kb.site.exports import CSV_COLUMNS, LIST_SEPARATOR, catalog_bibtex, catalog_csv, catalog_feed, export_all
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -93,7 +94,7 @@ def catalog(tmp_path: Path) -> Catalog:
     root = tmp_path / "catalog"
     root.mkdir()
     for name in ("taxonomy.yaml", "venues.yaml"):
-        shutil.copy(DEFAULT_ROOT / name, root / name)
+        shutil.copy(paths.CATALOG / name, root / name)
     for entry in entries():
         write_entry(root, entry)
     loaded, problems = load_catalog(root)

@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from reference_impls import blazeface as bf
+from reference_impls._measure import count_macs, count_params, threads
+from reference_impls._registry import all_impls, get
 from reference_impls.efficientnet import round_filters, round_repeats
-from reference_impls.measure import count_macs, count_params, threads
 from reference_impls.mobilenet_v1 import mobilenet_v1
-from reference_impls.registry import all_impls, get
 from reference_impls.separable import cost_ratio, separable_conv
 
 

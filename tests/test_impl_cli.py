@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kb.cli import main
-from kb.impl_pages import render_impl_pages
+from kb.site.impl_pages import render_impl_pages
 
 
 def test_impl_info_json_prints_the_counts(capsys):
@@ -30,7 +30,7 @@ def test_impl_list_and_profile(capsys):
 @pytest.mark.slow
 def test_bench_writes_a_results_file_that_the_pages_render(tmp_path, capsys):
     assert main(["bench", "impls", "--only", "separable_conv", "--quick", "--results", str(tmp_path)]) == 0
-    (path,) = (tmp_path / "impl").glob("separable_conv.cpu-*c-torch*-quick.json")
+    (path,) = (tmp_path / "impl").glob("separable_conv.*-*c-torch*-quick.json")
     record = json.loads(path.read_text())
     assert record["impl"] == "separable_conv" and record["setup"]["quick"] is True
     assert record["command"].startswith("kb bench impls --only separable_conv --quick")
@@ -45,18 +45,37 @@ def test_bench_writes_a_results_file_that_the_pages_render(tmp_path, capsys):
     assert "::: reference_impls.efficientnet" not in pages["impls/efficientnet_b1.md"]  # only on b0's page
 
 
-@pytest.mark.slow
-def test_every_experiment_module_runs_as_a_program() -> None:
-    """`python -m reference_impls.<module> --help` for each module with an experiment (the run itself is tested
-    through `run(quick=True)` in the technique tests)."""
+def test_experiment_cli_offers_quick_and_seed(capsys, monkeypatch):
+    from reference_impls._registry import experiment_cli
+
+    monkeypatch.setattr("sys.argv", ["prog", "--help"])
+    with pytest.raises(SystemExit) as done:
+        experiment_cli(lambda **_: {}, "A title.\nMore.", "short run")
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "--quick" in out and "--seed" in out and "A title." in out
+    monkeypatch.setattr("sys.argv", ["prog", "--quick", "--seed", "3"])
+    experiment_cli(lambda quick, seed: {"quick": quick, "seed": seed}, "T.", "short run")
+    assert json.loads(capsys.readouterr().out) == {"quick": True, "seed": 3}
+
+
+def test_every_experiment_module_hands_its_run_to_the_shared_command_line():
+    """Each module with an experiment ends in `experiment_cli(run, ...)` under `__main__` (read, not run: running
+    every module's `--help` in a subprocess costs 40 s of imports); one module is then run for real."""
+    import importlib
+    import inspect
     import subprocess
     import sys
 
-    from reference_impls.registry import all_impls
+    from reference_impls._registry import all_impls
 
     modules = sorted({spec.module for spec in all_impls() if spec.experiment})
     assert len(modules) >= 10
     for module in modules:
-        result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=False)
-        assert result.returncode == 0, result.stderr
-        assert "--quick" in result.stdout and "--seed" in result.stdout
+        source = inspect.getsource(importlib.import_module(module))
+        main_block = source.split('if __name__ == "__main__":')[-1]
+        assert "experiment_cli(run," in main_block, module
+    done = subprocess.run(
+        [sys.executable, "-m", "reference_impls.pruning", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and "--quick" in done.stdout, done.stderr

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from reference_impls._export import FORMATS, LITERT_VENV, export_all
+from reference_impls._measure import threads
 from reference_impls.blazeface import blazeface
-from reference_impls.export import FORMATS, LITERT_VENV, export_all
-from reference_impls.measure import threads
 from reference_impls.separable import separable_conv
 
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb import rules
-from kb.catalog import DEFAULT_ROOT, load_catalog, write_entry
+from kb import paths
+from kb.catalog import rules
+from kb.catalog.load import load_catalog, write_entry
+from kb.catalog.schema import Entry, Kind, Source
 from kb.cli import main
-from kb.importer import ImportReport, Outcome, import_list, list_source
-from kb.schema import Entry, Kind, Source
-from kb.section_map import DEFAULT_SECTIONS, SectionMap
+from kb.importer.merge import ImportReport, Outcome, import_list, list_source
+from kb.importer.section_map import SectionMap
 
 FIXTURES = Path(__file__).parent / "fixtures" / "awesome"
 TODAY = dt.date(2026, 11, 25)
@@ -25,14 +26,14 @@ TODAY = dt.date(2026, 11, 25)
 def root(tmp_path: Path) -> Path:
     """An empty catalog with the real vocabularies."""
     for name in ("taxonomy.yaml", "venues.yaml"):
-        shutil.copy(DEFAULT_ROOT / name, tmp_path / name)
+        shutil.copy(paths.CATALOG / name, tmp_path / name)
     return tmp_path
 
 
 def run(root: Path, fixture: str, source: str = "test/mixed") -> ImportReport:
     catalog, problems = load_catalog(root)
     assert problems == []
-    sections = SectionMap.load(DEFAULT_SECTIONS, catalog.vocabulary)
+    sections = SectionMap.load(paths.SECTIONS, catalog.vocabulary)
     return import_list((FIXTURES / fixture).read_text(), list_source(source), catalog, sections, TODAY)
 
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kb import rules
-from kb.catalog import DEFAULT_ROOT, Catalog, Record, load_catalog
-from kb.identifiers import normalize_title
-from kb.importer import ImportReport, import_list, list_source
-from kb.schema import Entry
-from kb.section_map import DEFAULT_SECTIONS, SectionMap
-from kb.yamlio import Located, load_yaml
+from kb import paths
+from kb.catalog import rules
+from kb.catalog.identifiers import normalize_title
+from kb.catalog.load import Catalog, Record, load_catalog
+from kb.catalog.schema import Entry
+from kb.catalog.yamlio import Located, load_yaml
+from kb.importer.merge import ImportReport, import_list, list_source
+from kb.importer.section_map import SectionMap
 
 LISTS = Path(__file__).resolve().parents[1].parent / "shared" / "anchors" / "awesome-lists"
 ORDER = [
@@ -50,15 +51,15 @@ def apply(catalog: Catalog, report: ImportReport) -> None:
 def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Catalog, dict[str, ImportReport]]:
     root = tmp_path_factory.mktemp("catalog")
     for name in ("taxonomy.yaml", "venues.yaml"):
-        shutil.copy(DEFAULT_ROOT / name, root / name)
+        shutil.copy(paths.CATALOG / name, root / name)
     catalog, _ = load_catalog(root)
     # The hand-written seed papers, as committed: the import must merge into them, not add them again.
-    for path in sorted((DEFAULT_ROOT / "paper").glob("*.yaml")):
+    for path in sorted((paths.CATALOG / "paper").glob("*.yaml")):
         record = Record(*load_catalog_entry(path, catalog))
         if all(not s.name.startswith("awesome-list:") for s in record.entry.sources):
             catalog.records.append(record)
-    sections = SectionMap.load(DEFAULT_SECTIONS, catalog.vocabulary)
-    same_work = yaml.safe_load((DEFAULT_ROOT / "same-work.yaml").read_text())["same_work"]
+    sections = SectionMap.load(paths.SECTIONS, catalog.vocabulary)
+    same_work = yaml.safe_load((paths.CATALOG / "same-work.yaml").read_text())["same_work"]
     reports = {}
     for name in ORDER:
         repository = re.search(r"^repository:\s*(\S+)", (LISTS / name / "SOURCE.txt").read_text(), re.M).group(1)

@@ -13,6 +13,7 @@ import pytest
 
 from kb.links.checker import CheckOptions, LinkChecker, check_urls, retry_after_seconds
 from kb.links.config import HostSettings, LinkConfig
+from kb.links.host import Host
 from kb.links.results import LinkResult, Status
 from tests.linkcheck_server import LinkServer
 
@@ -234,8 +235,27 @@ def test_polite_minimum_interval(server: LinkServer) -> None:
     config = LinkConfig(hosts={"127.0.0.1": HostSettings(min_interval=0.2)})
     results = check_urls([server.url(f"/interval/{i}") for i in range(4)], FAST, config)
     assert all(r.status is Status.ok for r in results)
-    starts = sorted(server.recorder.times[f"/interval/{i}"][0] for i in range(4))
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.19
+    assert len({server.recorder.times[f"/interval/{i}"][0] for i in range(4)}) == 4
+
+
+def test_pacing_keeps_min_interval_and_pauses_on_an_injected_clock() -> None:
+    """The host's turn-taking on a fake clock: exact, and no real time spent (a wall-clock check was flaky)."""
+    now = [100.0]
+    starts: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    async def four_turns() -> None:
+        host = Host("h", HostSettings(min_interval=0.2), asyncio.Semaphore(1), clock=lambda: now[0], sleep=sleep)
+        for i in range(4):
+            if i == 2:
+                host.pause(1.0)  # a 429 asked for a second's rest
+            await host._wait_turn()
+            starts.append(now[0])
+
+    asyncio.run(four_turns())
+    assert [round(b - a, 6) for a, b in itertools.pairwise(starts)] == [0.2, 1.0, 0.2]
 
 
 def test_retry_after_parsing() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from kb.plots import choose_axes, svg_chart
+from kb.site.plots import choose_axes, svg_chart
 
 
 def test_axes_prefer_accuracy_and_skip_text_keys() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kb import rules
-from kb.catalog import load_catalog
+from kb.catalog import rules
+from kb.catalog.load import load_catalog
 
 from .conftest import CATALOG, FIXTURES
 

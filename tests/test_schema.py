@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.catalog import load_catalog
-from kb.identifiers import make_id, normalize_arxiv, normalize_doi, normalize_title
-from kb.schema import Entry
+from kb.catalog.identifiers import make_id, normalize_arxiv, normalize_doi, normalize_title
+from kb.catalog.load import load_catalog
+from kb.catalog.schema import Entry
 
 from .conftest import CATALOG
 
@@ -84,7 +84,11 @@ def test_good_entry_loads_and_normalizes(tmp_path: Path) -> None:
             "kind: papre",
             "kind: Input should be 'paper', 'repository', 'article', 'tool' or 'list', got 'papre'",
         ),
-        ("year: 2017", "year: 2017\ncolour: red", ":6: colour: unknown key 'colour' (allowed keys: id, kind, title,"),
+        (
+            "year: 2017",
+            "year: 2017\ncolour: red",
+            ":6: colour: unknown key 'colour' (allowed keys: id, aliases, kind, title,",
+        ),
         (
             "    framework: pytorch",
             "    framwork: pytorch",

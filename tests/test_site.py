@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from kb import pages
-from kb.catalog import load_catalog
+from kb.catalog.load import load_catalog
+from kb.site import pages
 
 from .conftest import CATALOG, EVIL_TITLE
 

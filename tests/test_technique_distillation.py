@@ -3,10 +3,9 @@ import torch
 from torch.nn import functional as F
 
 from reference_impls import distillation
-from reference_impls.data import mnist
-from reference_impls.measure import count_macs, count_params
-from reference_impls.pruning import subset
-from reference_impls.registry import get
+from reference_impls._data import mnist, subset
+from reference_impls._measure import count_macs, count_params
+from reference_impls._registry import get
 
 
 def soft_term_grad(temperature: float) -> torch.Tensor:
@@ -61,7 +60,7 @@ def test_quick_run_reports_both_students_over_seeds():
     result = distillation.run(quick=True)
     assert result["seeds"] >= 2 and len(result["curves"]["per_seed"]) == result["seeds"]
     for key in ("kd_accuracy_mean", "kd_accuracy_std", "scratch_accuracy_mean", "scratch_accuracy_std"):
-        assert 0.0 <= result[key] <= 1.0
+        assert 0.3 < result[key] <= 1.0  # well above chance (0.1): the stage really learned
     assert result["accuracy"] == result["kd_accuracy_mean"]
     assert result["temperature"] in distillation.TEMPERATURES and result["alpha"] in distillation.ALPHAS
     assert result["teacher_accuracy"] > 0.5  # the teacher learnt something even on the quick subset

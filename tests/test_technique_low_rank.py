@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch import nn
 
+from reference_impls._measure import count_macs
+from reference_impls._models import LeNet5
 from reference_impls.low_rank import decompose, rank_for_energy, run, separable_conv, svd_linear, tucker2_conv
-from reference_impls.measure import count_macs
-from reference_impls.pruning import LeNet5
 
 
 def relative_error(original: nn.Module, approx: nn.Module, x: torch.Tensor) -> float:

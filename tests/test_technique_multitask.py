@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from reference_impls import multitask
-from reference_impls.measure import count_macs, count_params
+from reference_impls._measure import count_macs, count_params
 
 
 def test_stroke_thickness_of_drawn_bars():

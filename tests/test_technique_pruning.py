@@ -3,19 +3,9 @@ import math
 import pytest
 import torch
 
-from reference_impls.data import mnist
-from reference_impls.pruning import (
-    LeNet5,
-    LeNet300100,
-    decode_layer,
-    encode_layer,
-    iterative_prune,
-    magnitude_mask,
-    prunable,
-    run,
-    sparsity,
-    subset,
-)
+from reference_impls._data import mnist, subset
+from reference_impls._models import LeNet5, LeNet300100
+from reference_impls.pruning import decode_layer, encode_layer, iterative_prune, magnitude_mask, prunable, run, sparsity
 
 
 def test_magnitude_mask_removes_exactly_the_smallest_weights():
@@ -75,7 +65,7 @@ def test_quick_run_prunes_both_nets_and_stores_them_smaller():
     for prefix in ("", "conv_"):
         assert result[f"{prefix}sparsity"] > 0.3
         assert result[f"{prefix}sparse_bytes"] < result[f"{prefix}dense_bytes"]
-        assert 0.0 <= result[f"{prefix}accuracy"] <= 1.0
+        assert 0.3 < result[f"{prefix}accuracy"] <= 1.0  # well above chance (0.1): the stage really learned
     for prefix, model in (("", LeNet300100()), ("conv_", LeNet5())):
         sizes = {name: m.weight.numel() for name, m in prunable(model).items()}
         overall = sum(result[f"{prefix}sparsity_{name}"] * n for name, n in sizes.items()) / sum(sizes.values())

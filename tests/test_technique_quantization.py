@@ -1,15 +1,15 @@
-import gc
 import os
+from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 import torch
 
+from reference_impls import _export as export
 from reference_impls import quantization as q
-from reference_impls.data import mnist
-from reference_impls.pruning import subset
-from reference_impls.training import train
+from reference_impls._data import mnist, subset
+from reference_impls._training import train
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +21,14 @@ def trained():
     with q.threads(1):
         model = train(q.small_mobilenet(16), split, epochs=1, lr=3e-3, seed=0, desc="test")
     return q.fold_batchnorm(model), split
+
+
+def to_onnx(model, path: str) -> None:
+    export.to_onnx(model, torch.zeros(q.INPUT_SHAPE), Path(path), dynamic_batch=True)
+
+
+def onnxruntime_runner(path: str):
+    return q.first_output(export.load_onnxruntime(Path(path), threads=1))
 
 
 def agreement(a: np.ndarray, b: np.ndarray) -> float:
@@ -36,15 +44,14 @@ def test_folding_batchnorm_keeps_the_function(trained):
         assert torch.allclose(unfolded(split.x_test[:8]), folded(split.x_test[:8]), atol=1e-4)
 
 
-def test_pt2e_int8_executorch_program_is_int8_and_close_to_float(trained):
+def test_pt2e_int8_executorch_program_is_int8_and_close_to_float(trained, tmp_path):
     model, split = trained
     ptq = q.ptq_pt2e(model, split.x_train[:64])
     per_channel = [n for n in ptq.graph.nodes if "dequantize_per_channel" in str(n.target)]
     assert len(per_channel) == sum(isinstance(m, torch.nn.Conv2d | torch.nn.Linear) for m in model.modules())
-    int8_pte = q.to_executorch(ptq)
+    files, (_, run) = q.executorch_pair(model, ptq, 1, tmp_path)
     # fp32 weights alone would take 4 bytes each; int8 ones take 1, plus scales and the graph (this net is tiny).
-    assert len(int8_pte) < 2 * sum(p.numel() for p in model.parameters())
-    run = q.executorch_runner(int8_pte)
+    assert files[1].stat().st_size < 2 * sum(p.numel() for p in model.parameters())
     x = split.x_test[:50].numpy()
     int8 = np.concatenate([run(x[i : i + 1]) for i in range(len(x))])
     with torch.no_grad():
@@ -56,13 +63,13 @@ def test_pt2e_int8_executorch_program_is_int8_and_close_to_float(trained):
 def test_onnxruntime_qdq_model_stores_int8_weights_and_matches_float(trained, tmp_path):
     model, split = trained
     fp32_path, int8_path = str(tmp_path / "fp32.onnx"), str(tmp_path / "int8.onnx")
-    q.to_onnx(model, fp32_path)
+    to_onnx(model, fp32_path)
     q.ort_static_int8(fp32_path, int8_path, split.x_train[:64])
     assert q.int8_weight_fraction(int8_path) == 1.0
     ops = {node.op_type for node in onnx.load(int8_path).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert os.path.getsize(fp32_path) / os.path.getsize(int8_path) > 1.8  # tiny net: zero points and scales weigh
-    fp32, int8 = q.onnxruntime_runner(fp32_path), q.onnxruntime_runner(int8_path)
+    fp32, int8 = onnxruntime_runner(fp32_path), onnxruntime_runner(int8_path)
     x = split.x_test[:50].numpy()
     a = np.concatenate([fp32(x[i : i + 1]) for i in range(len(x))])
     b = np.concatenate([int8(x[i : i + 1]) for i in range(len(x))])
@@ -71,14 +78,12 @@ def test_onnxruntime_qdq_model_stores_int8_weights_and_matches_float(trained, tm
     assert agreement(a, b) >= 0.9
 
 
-def test_executorch_program_at_a_larger_batch_gives_the_batch_1_answers(trained):
+def test_executorch_program_at_a_larger_batch_gives_the_batch_1_answers(trained, tmp_path):
     model, split = trained
     ptq = q.ptq_pt2e(model, split.x_train[:64])
     x = split.x_test[:8].numpy()
-    single = q.executorch_runner(q.to_executorch(ptq))
-    # Nothing but the runner holds the batch-8 program's bytes: it must keep them alive itself.
-    batched = q.executorch_runner(q.to_executorch(ptq, batch=8))
-    gc.collect()
+    _, (_, single) = q.executorch_pair(model, ptq, 1, tmp_path)
+    _, (_, batched) = q.executorch_pair(model, ptq, 8, tmp_path)
     expected = np.concatenate([single(x[i : i + 1]) for i in range(8)])
     assert np.allclose(batched(x), expected, atol=1e-4)
 
@@ -86,9 +91,9 @@ def test_executorch_program_at_a_larger_batch_gives_the_batch_1_answers(trained)
 def test_onnx_export_takes_any_batch_and_layer_times_cover_every_convolution(trained, tmp_path):
     model, split = trained
     fp32_path, int8_path = str(tmp_path / "fp32.onnx"), str(tmp_path / "int8.onnx")
-    q.to_onnx(model, fp32_path)
+    to_onnx(model, fp32_path)
     q.ort_static_int8(fp32_path, int8_path, split.x_train[:64])
-    int8 = q.onnxruntime_runner(int8_path)
+    int8 = onnxruntime_runner(int8_path)
     x = split.x_test[: q.THROUGHPUT_BATCH].numpy()
     expected = np.concatenate([int8(x[i : i + 1]) for i in range(len(x))])
     assert np.allclose(int8(x), expected, atol=1e-4)

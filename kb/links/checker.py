@@ -11,10 +11,10 @@ reported with the address it leads to (`moved_to`, which `kb linkcheck --fix` wr
 
 Built on the httpx project's stack: `httpx.URL` parses and joins addresses (IDNA, percent-encoding), and
 httpcore's HTTP/1.1 and HTTP/2 connections speak the protocol. Throughput (`kb bench linkcheck`,
-`kb.links.bench`): each host has `per_host` workers pulling from its queue and connections of its own
+`kb.bench.links`): each host has `per_host` workers pulling from its queue and connections of its own
 (`kb.links.pool`); requests go to them directly, without `httpx.AsyncClient` and its general connection pool,
 whose per-request bookkeeping is, after HTTP parsing itself, the largest cost of requests this small in a profile
-of the benchmark (`python -m cProfile -m kb.links.bench URL_FILE 4`, with `kb.links.benchserver` running). And
+of the benchmark (`python -m cProfile -m kb.bench.links URL_FILE 4`, with `kb.bench.linkserver` running). And
 `sniffio` must be installed: without it httpcore retries a failing import, searching `sys.path`, several times
 per request.
 """

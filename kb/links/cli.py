@@ -7,11 +7,12 @@ import datetime as dt
 import subprocess
 import sys
 import urllib.parse
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kb.catalog import DEFAULT_ROOT, Catalog, load_catalog
+from kb import paths
+from kb.catalog.checked import load_checked_catalog
+from kb.catalog.load import Catalog
 from kb.links.checker import CheckOptions, check_urls
 from kb.links.config import DEFAULT_CONFIG, load_link_config
 from kb.links.fix import fix_moved
@@ -44,7 +45,7 @@ def changed_files(ref: str, root: Path) -> set[Path]:
 def _catalog_urls(args: argparse.Namespace) -> tuple[dict[str, list[str]], Catalog]:
     """URLs of the catalog (or of its changed entries) with the ids of the entries that hold each."""
     root: Path = args.catalog
-    catalog, problems = load_catalog(root, root if (root / "taxonomy.yaml").exists() else DEFAULT_ROOT)
+    catalog, problems = load_checked_catalog(root)
     if problems:
         print(f"note: {len(problems)} catalog problem(s); `kb validate` lists them", file=sys.stderr)
     wanted = changed_files(args.changed, args.catalog) if args.changed else None
@@ -143,14 +144,14 @@ def _statuses(text: str) -> str:
     return text
 
 
-def add_linkcheck_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add `kb linkcheck` and its options."""
     defaults = CheckOptions()
     parser = subparsers.add_parser("linkcheck", help="check every URL of the catalog (or of a file) and report")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--url-file", type=Path, help="check the URLs of this file (one per line) instead")
     source.add_argument("--changed", metavar="REF", help="check only entries changed since the git ref REF")
-    parser.add_argument("--catalog", type=Path, default=DEFAULT_ROOT, help="catalog folder")
+    parser.add_argument("--catalog", type=Path, default=paths.CATALOG, help="catalog folder")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="per-host settings and exclusions")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="results cache (JSON)")
     parser.add_argument("--no-cache", dest="cache", action="store_const", const=None, help="neither read nor write it")
@@ -201,15 +202,3 @@ def add_linkcheck_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--fix", action="store_true", help="rewrite permanently moved URLs in the catalog files")
     parser.set_defaults(handler=_run)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`kb linkcheck` without the rest of `kb`, whose other commands import much more (`python -m kb.links.cli`)."""
-    parser = argparse.ArgumentParser(prog="kb")
-    add_linkcheck_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["linkcheck", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

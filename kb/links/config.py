@@ -13,9 +13,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kb.yamlio import load_yaml
+from kb import paths
+from kb.catalog.yamlio import load_yaml
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "linkcheck.yaml"
+DEFAULT_CONFIG = paths.LINKCHECK_CONFIG
 DEFAULT_USER_AGENT = "efficient-dnn-kb-linkcheck/0.1 (link checker of the Efficient DNN KB)"
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
-from kb.catalog import Catalog, Record
+from kb.catalog.load import Catalog, Record
+from kb.catalog.schema import check_url
+from kb.catalog.yamlio import Loc, write_atomic
 from kb.links.results import LinkResult, Status
-from kb.schema import check_url
-from kb.yamlio import Loc, write_atomic
 
 
 @dataclass(frozen=True)

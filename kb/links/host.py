@@ -12,6 +12,7 @@ import asyncio
 import socket
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpcore
@@ -44,20 +45,23 @@ class Host:
     failure: tuple[Status, str] | None = None
     next_start: float = 0.0
     paused_until: float = 0.0
+    # The clock and the sleep the pacing uses; tests give a fake pair, so pacing is checked without real waiting.
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def pause(self, seconds: float) -> None:
         """Hold every request to this host for `seconds` (a 429 or 503 asked for it)."""
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
 
     async def _wait_turn(self) -> None:
         """Sleep until this host may see the next request: its pause is over and `min_interval` has passed."""
         while True:
-            now = time.monotonic()
+            now = self.clock()
             start = max(now, self.next_start, self.paused_until)
             if start <= now:
                 self.next_start = now + self.settings.min_interval
                 return
-            await asyncio.sleep(start - now)
+            await self.sleep(start - now)
 
     async def send(self, request: httpcore.Request, global_slots: asyncio.Semaphore, body_cap: int) -> Answer:
         """Send `request` in a slot of this host and a global slot, reading at most `body_cap` bytes of the body."""

@@ -12,9 +12,9 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+from kb.catalog.schema import Entry
 from kb.links.results import LinkResult, Status
-from kb.pages import escape
-from kb.schema import Entry
+from kb.site.markdown import escape, table
 
 PROBLEMS = (
     Status.broken,
@@ -84,10 +84,17 @@ def results_markdown(results: list[LinkResult], entries_of: dict[str, list[str]]
     lines = ["## Link check", "", " · ".join(f"{counts[s]} {LABELS[s]}" for s in Status if counts[s]) or "no URLs"]
     bad = [r for r in results if r.status is not Status.ok]
     if bad:
-        lines += ["", "| Status | URL | Entries | Note | Checked |", "|---|---|---|---|---|"]
-        for r in sorted(bad, key=lambda r: (PROBLEMS.index(r.status), r.url)):
-            entries = ", ".join(escape(e) for e in entries_of.get(r.url, []))
-            lines.append(f"| {LABELS[r.status]} | {link(r.url)} | {entries} | {escape(note(r))} | {day(r)} |")
+        rows = [
+            [
+                LABELS[r.status],
+                link(r.url),
+                ", ".join(escape(e) for e in entries_of.get(r.url, [])),
+                escape(note(r)),
+                day(r),
+            ]
+            for r in sorted(bad, key=lambda r: (PROBLEMS.index(r.status), r.url))
+        ]
+        lines += ["", table(["Status", "URL", "Entries", "Note", "Checked"], rows).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -140,15 +147,12 @@ def render_link_health(
         chosen = [row for row in rows if row[3].status is status]
         if not chosen:
             continue
-        lines += [
-            "",
-            f"## {LABELS[status].capitalize()} ({len(chosen)})",
-            "",
-            "| Entry | Address | Note | Checked |",
-            "|---|---|---|---|",
+        cells = [
+            [name, link(result.url), escape(note(result)), day(result)]
+            for _, _, name, result in sorted(chosen, key=lambda row: (row[1], row[3].url))
         ]
-        for _, _, name, result in sorted(chosen, key=lambda row: (row[1], row[3].url)):
-            lines.append(f"| {name} | {link(result.url)} | {escape(note(result))} | {day(result)} |")
+        lines += ["", f"## {LABELS[status].capitalize()} ({len(chosen)})", ""]
+        lines.append(table(["Entry", "Address", "Note", "Checked"], cells).rstrip("\n"))
     if not rows:
         lines += ["", "Nothing is broken or moved."]
     return "\n".join(lines) + "\n"

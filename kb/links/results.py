@@ -20,9 +20,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from kb.yamlio import write_atomic
+from kb import paths
+from kb.catalog.yamlio import write_atomic
 
-DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "results" / "linkcheck.json"
+DEFAULT_CACHE = paths.LINK_CACHE
 CACHE_VERSION = 1
 
 

@@ -1,0 +1,1 @@
+"""The benchmarks behind `kb bench`: implementations, the link checker and the site at scale."""

@@ -1,0 +1,48 @@
+"""`kb bench TARGET`: the project's benchmarks, each writing a results file with the environment it ran in.
+
+- `impls`: every reference implementation (size, MACs, latency per runtime, experiments) -> `results/impl/`.
+- `linkcheck`: the link checker against linkinator on 2,000 local URLs -> `results/bench/linkcheck.*.json`.
+- `site`: `kb build` of a synthetic catalog, our generation against MkDocs' own time -> `results/bench/site.*.json`.
+
+Benchmarks measure wall time: run them on a quiet machine. Tests never assert their timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kb import impl, paths
+from kb.bench.environment import environment, setup_tag
+from kb.catalog.yamlio import write_atomic
+
+RESULTS = paths.BENCH_RESULTS
+
+
+def _site(args: argparse.Namespace) -> int:
+    from kb.bench.site import run_site_benchmark
+
+    libraries = ("mkdocs", "mkdocs-material", "mkdocstrings-python", "pydantic")
+    report = {"command": f"kb bench site --entries {args.entries}", "environment": environment(libraries)}
+    report.update(run_site_benchmark(args.entries))
+    out = args.out or RESULTS / f"site.{args.entries}-entries.{setup_tag(report['environment'])}.json"
+    write_atomic(out, json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add `kb bench impls|linkcheck|site`."""
+    bench = subparsers.add_parser("bench", help="run a benchmark and write its results file")
+    targets = bench.add_subparsers(dest="target", required=True, metavar="TARGET")
+    impl.add_bench_arguments(targets.add_parser("impls", help="reference implementations -> results/impl/"))
+    from kb.bench import links  # httpx and the checker load only for this command's parser
+
+    links.add_bench_arguments(targets.add_parser("linkcheck", help="kb linkcheck vs linkinator on local URLs"))
+    site = targets.add_parser("site", help="build time of a synthetic catalog: our part vs MkDocs")
+    site.add_argument("--entries", type=int, default=5000, help="synthetic entries (default 5000)")
+    site.add_argument("--out", type=Path, help="result file (default results/bench/site.<setup>.json)")
+    site.set_defaults(handler=_site)

@@ -1,0 +1,86 @@
+"""How long the site takes to build at scale, and how much of it is ours: `kb bench site`.
+
+The real catalog, topped up with synthetic entries (made by code, each valid and distinct) to N entries (5,000 by
+default), is written as YAML files beside a temporary copy of the project's docs, then built the way `kb build`
+builds: load and validate, generate the pages, run MkDocs. The real entries stay because the articles cite them.
+The result separates our part (validation and generation) from MkDocs' own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from kb import paths
+from kb.catalog.checked import load_checked_catalog
+from kb.catalog.load import load_catalog, write_entry
+from kb.catalog.schema import Entry
+from kb.site import build as site
+
+_WORDS = (
+    "efficient sparse quantized binary mobile tiny fast pruned distilled compact neural network convolution "
+    "attention channel filter search latency accelerator embedded learning training inference"
+).split()
+
+
+def synthetic_entries(count: int, categories: list[str], seed: int = 0) -> list[Entry]:
+    """`count` distinct, valid paper entries with made-up titles (never real papers)."""
+    rng = random.Random(seed)
+    entries = []
+    for i in range(count):
+        title = " ".join(rng.choice(_WORDS).capitalize() for _ in range(6)) + f" {i}"
+        year = rng.randint(2012, 2026)
+        entries.append(
+            Entry(
+                id=f"synthetic{year}entry{i}",
+                kind="paper",
+                title=title,
+                authors=[f"Author {i}", f"Coauthor {i % 97}"],
+                year=year,
+                venue=rng.choice(["CVPR", "NeurIPS", "ICLR", "ICML", "arXiv"]),
+                arxiv=f"{year % 100:02d}{rng.randint(1, 12):02d}.{i:05d}",
+                categories=[rng.choice(categories)],
+                tags=[rng.choice(_WORDS)],
+                summary=f"Synthetic entry number {i}, generated to measure how the site build scales.",
+                added=dt.date(2026, 1, 1),
+            )
+        )
+    return entries
+
+
+def run_site_benchmark(entries: int = 5000, project: Path = paths.ROOT) -> dict[str, Any]:
+    """Build the site from a synthetic catalog of `entries` papers and time each part."""
+    with tempfile.TemporaryDirectory(prefix="kb-sitebench-") as tmp:
+        work = Path(tmp)
+        shutil.copytree(project / "catalog", work / "catalog")
+        ignore = shutil.ignore_patterns(*site.GENERATED_DIRS, *site.GENERATED_FILES)
+        shutil.copytree(project / "docs", work / "docs", ignore=ignore)
+        for name in ("mkdocs.yml", "CONTRIBUTING.md"):
+            shutil.copy(project / name, work / name)
+        real, _ = load_catalog(work / "catalog")
+        for entry in synthetic_entries(entries - len(real.records), sorted(real.vocabulary.categories)):
+            write_entry(work / "catalog", entry)
+
+        start = time.perf_counter()
+        catalog, problems = load_checked_catalog(work / "catalog")
+        if problems:
+            raise RuntimeError(f"the synthetic catalog has problems, first: {problems[0]}")
+        validated = time.perf_counter()
+        times = site.build(catalog, work / "mkdocs.yml", work / "site")
+        size = sum(p.stat().st_size for p in (work / "site").rglob("*") if p.is_file())
+    ours = (validated - start) + times.generate
+    total = ours + times.mkdocs
+    return {
+        "entries": entries,
+        "validate_s": round(validated - start, 2),
+        "generate_s": round(times.generate, 2),
+        "mkdocs_s": round(times.mkdocs, 2),
+        "total_s": round(total, 2),
+        "ours_share": round(ours / total, 3),
+        "site_mb": round(size / 1e6, 1),
+    }

@@ -1,0 +1,1 @@
+"""Importing awesome-lists: Markdown items parsed into entries, merged into the catalog."""

@@ -1,0 +1,1 @@
+"""Looking papers up in open scholarly sources (arXiv, Crossref) for `kb add`."""

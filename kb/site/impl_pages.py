@@ -1,0 +1,177 @@
+"""The site's pages of the reference implementations, generated from the registry, the catalog and `results/`.
+
+`render_impl_pages()` returns `{relative path: Markdown}`: `impls/index.md` and one `impls/<id>.md` per registered
+implementation (the catalog links entries to `../impls/<reference_impl>.md`). Each page holds the module's docstring
+and API through mkdocstrings, the paper's claims from its catalog entry next to what our runs measured (every
+`results/impl/<id>.*.json`), and a "Run it yourself" block. Several ids can share a module (EfficientNet B0–B3,
+ResNet-50 and ResNeXt-50); the mkdocstrings block then sits on the module's first id only, because the same
+object documented twice gets two anchors and the cross-references become ambiguous, and the other pages link to it.
+The output is written by the site build and never committed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kb import paths
+from kb.catalog.checked import load_checked_catalog
+from kb.catalog.load import Catalog
+from kb.site.markdown import escape
+from kb.site.markdown import table as markdown_table
+from kb.site.plots import svg_chart
+
+
+
+def load_results(results_dir: Path = paths.IMPL_RESULTS) -> dict[str, list[dict[str, Any]]]:
+    """Every results record under `results_dir`, grouped by implementation id, newest first."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(results_dir.glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record["_file"] = path.name
+        found.setdefault(record.get("impl", path.stem.split(".")[0]), []).append(record)
+    for records in found.values():
+        records.sort(key=lambda r: r.get("measured_at", ""), reverse=True)
+    return found
+
+
+def cell(value: Any) -> str:
+    """A table cell: thousands separators for counts, four significant digits for floats, pipes escaped."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else ("yes" if value else "no")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | dict):
+        value = json.dumps(value)
+    return escape(str(value))
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Rows of dicts as a Markdown table (columns in order of first appearance)."""
+    if not rows:
+        return "_(empty)_\n"
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    return markdown_table([escape(c) for c in columns], [[cell(row.get(c)) for c in columns] for row in rows])
+
+
+def claims_section(catalog: Catalog, catalog_id: str) -> str:
+    """The paper's headline numbers, as recorded in its catalog entry."""
+    entry = catalog.by_id().get(catalog_id)
+    if entry is None:
+        return f"No catalog entry `{catalog_id}` yet.\n"
+    rows = [{"claim": c.what, "value": c.value, "unit": c.unit, "where": c.where} for c in entry.claims]
+    link = f"[{entry.title}](../entries/{entry.id}.md)"
+    return f"From the catalog entry {link}:\n\n" + (table(rows) if rows else "_No claims recorded._\n")
+
+
+def results_section(records: list[dict[str, Any]], impl_id: str) -> str:
+    """Every results record of one implementation: setup, environment, metrics, tables, curves."""
+    if not records:
+        return f"No results yet: run `kb bench impls --only {impl_id}` to measure.\n"
+    parts = []
+    for record in records:
+        env = record.get("environment", {})
+        versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v)
+        parts.append(
+            f"### `{record['_file']}`\n\n"
+            f"Measured {record.get('measured_at', '?')} with `{record.get('command', '?')}` on {env.get('cpu', '?')} "
+            f"({env.get('cores', '?')} cores; {', '.join(env.get('isa', [])) or 'no listed ISA extensions'}); "
+            f"{versions}.\n\nSetup: `{json.dumps(record.get('setup', {}))}`\n"
+        )
+        metrics = record.get("metrics", {})
+        parts.append(table([{"metric": k, "value": v} for k, v in metrics.items()]))
+        for name, rows in record.get("tables", {}).items():
+            parts.append(f"\n**{name.replace('_', ' ')}**\n\n" + table(rows))
+        for name, points in record.get("curves", {}).items():
+            step = max(1, len(points) // 10)  # ten points show the trend; the file holds all of them
+            sampled = points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
+            chart = svg_chart(points, name)
+            parts.append(f"\n**curve: {name}**\n\n" + (f"{chart}\n\n" if chart else ""))
+            parts.append(f"{len(points)} points, every {step}th in the table:\n\n" + table(sampled))
+    return "\n".join(parts)
+
+
+def run_block(spec: Any) -> str:
+    """Commands that reproduce the page's numbers."""
+    bench = f"kb impl bench {spec.id} --json --quick" if spec.experiment else f"kb impl profile {spec.id} --top 10"
+    return (
+        "```bash\n"
+        f"python -m {spec.module}            # the module's demonstration\n"
+        f"kb impl info {spec.id} --json     # parameters, MACs, fp32 size\n"
+        f"kb impl export {spec.id} --out build/{spec.id} --formats pte,onnx,ort,tflite,coreml\n"
+        f"{bench}\n"
+        f"kb bench impls --only {spec.id}          # writes results/impl/{spec.id}.<setup>.json\n"
+        "```\n"
+    )
+
+
+def paper_link(spec: Any, catalog: Catalog) -> str:
+    """A link to the catalog entry of the implementation's paper (which links on to arXiv or the DOI)."""
+    entry = catalog.by_id().get(spec.catalog_id)
+    title = escape(entry.title) if entry else spec.catalog_id
+    return f"[{title}](../entries/{spec.catalog_id}.md)"
+
+
+def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primary: str) -> str:
+    """One implementation's page."""
+    shape = "×".join(map(str, spec.input_shape))
+    parts = [
+        f"# {spec.id}\n",
+        f"Paper: {paper_link(spec, catalog)} · task: {spec.task} · default input {shape} · code: `{spec.module}`\n",
+    ]
+    if primary == spec.id:
+        parts.append(f"::: {spec.module}\n    options:\n      show_root_heading: false\n      show_source: true\n")
+    else:
+        parts.append(f"The code and its explanation are on the page of [{primary}]({primary}.md) (`{spec.module}`).\n")
+    parts += [
+        "## The paper's claims\n",
+        claims_section(catalog, spec.catalog_id),
+        "## What our runs measured\n",
+        results_section(records, spec.id),
+        "## Run it yourself\n",
+        run_block(spec),
+    ]
+    return "\n".join(parts)
+
+
+def render_impl_pages(catalog: Catalog | None = None, results_dir: Path = paths.IMPL_RESULTS) -> dict[str, str]:
+    """`{"impls/index.md": ..., "impls/<id>.md": ...}` for every registered implementation."""
+    from reference_impls._registry import all_impls
+
+    if catalog is None:
+        catalog, _ = load_checked_catalog()
+    specs = all_impls()
+    results = load_results(results_dir)
+    primary: dict[str, str] = {}
+    for spec in specs:
+        primary.setdefault(spec.module, spec.id)
+    pages = {
+        f"impls/{spec.id}.md": impl_page(spec, catalog, results.get(spec.id, []), primary[spec.module])
+        for spec in specs
+    }
+    rows = [
+        {
+            "implementation": f"[{spec.id}]({spec.id}.md)",
+            "task": spec.task,
+            "paper": paper_link(spec, catalog),
+            "input": "×".join(map(str, spec.input_shape)),
+            "results files": len(results.get(spec.id, [])),
+        }
+        for spec in specs
+    ]
+    comparison = results.get("comparison", [])
+    index = [
+        "# Reference implementations\n",
+        "Minimal, runnable PyTorch implementations, one module per technique, each measured by `kb bench`. Numbers "
+        "on these pages come from `results/impl/*.json`; none is typed by hand.\n",
+        table(rows),
+        "## Side by side\n",
+        results_section(comparison, "comparison")
+        if comparison
+        else "No comparison yet: run `kb bench` (it writes `results/impl/comparison.<setup>.json`).\n",
+    ]
+    pages["impls/index.md"] = "\n".join(index)
+    return pages

@@ -1,0 +1,169 @@
+"""The site's pages from the catalog, as plain Markdown strings.
+
+Every function here takes data and returns Markdown; none knows about MkDocs. `kb.site.build` writes the strings into
+`docs/` before the build, so any engine that reads Markdown (MkDocs today, Zensical tomorrow) can render them.
+Everything that comes from a catalog file is escaped: a title holding `|`, `<script>`, backticks or `]` is shown
+as text and never becomes markup.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+
+from kb.site.bibtex import entry_bibtex
+from kb.catalog.load import Catalog
+from kb.catalog.schema import Category, Entry
+from kb.site.markdown import escape, link, table
+
+_CITATION = re.compile(r"\[@([a-z0-9-]+)\]")
+
+
+class GenerationError(Exception):
+    """Content that cannot become a page, such as a citation of an unknown entry."""
+
+
+def short_cite(entry: Entry) -> str:
+    """`Howard et al., 2017`-style label of an entry."""
+    if not entry.authors:
+        return f"{entry.title}, {entry.year}" if entry.year else entry.title
+    surname = entry.authors[0].split()[-1]
+    who = (
+        surname
+        if len(entry.authors) == 1
+        else (f"{surname} & {entry.authors[1].split()[-1]}" if len(entry.authors) == 2 else f"{surname} et al.")
+    )
+    return f"{who}, {entry.year}" if entry.year else who
+
+
+def resolve_citations(markdown: str, catalog: Catalog, entry_prefix: str) -> str:
+    """Turn `[@id]` into a link to the entry page.
+
+    Raises:
+        GenerationError: When an id is not in the catalog.
+    """
+    entries = catalog.by_id()
+
+    def replace(match: re.Match[str]) -> str:
+        entry = entries.get(match.group(1))
+        if entry is None:
+            raise GenerationError(f"citation of unknown catalog entry '{match.group(1)}'")
+        return link(short_cite(entry), f"{entry_prefix}{entry.id}.md")
+
+    return _CITATION.sub(replace, markdown)
+
+
+def _fenced(body: str, language: str) -> str:
+    """A fenced code block whose fence is longer than any run of backticks inside, so content cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{body.rstrip()}\n{fence}\n"
+
+
+def entries_table(entries: list[Entry], entry_prefix: str, impl_prefix: str) -> str:
+    """A sortable table of entries: title, year, venue, code, reference implementation."""
+    if not entries:
+        return "_No entries yet._\n"
+    rows = []
+    for e in entries:
+        code = " ".join(link("code", c.url) for c in e.code[:2])
+        impl = link(e.reference_impl, f"{impl_prefix}{e.reference_impl}.md") if e.reference_impl else ""
+        title = link(e.title, f"{entry_prefix}{e.id}.md")
+        rows.append([title, str(e.year or ""), escape(e.venue or ""), code, impl])
+    return table(["Title", "Year", "Venue", "Code", "Reference implementation"], rows)
+
+
+def render_home(catalog: Catalog) -> str:
+    """The home page: what the knowledge base is, its counts, and the categories as cards."""
+    kinds = Counter(e.kind.value for e in catalog.entries)
+    with_code = sum(1 for e in catalog.entries if e.code)
+    impls = sum(1 for e in catalog.entries if e.reference_impl)
+    counts = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in sorted(kinds.items()))
+    cards = []
+    for category in catalog.vocabulary.children(None):
+        n = len(catalog.in_category(category.id))
+        icon = category.icon.replace("/", "-")
+        cards.append(
+            f"-   :{icon}:{{ .lg .middle }} **{link(category.title, f'categories/{category.id}.md')}**"
+            f"\n\n    ---\n\n    {escape(category.description)}\n\n    {n} entries\n"
+        )
+    return (
+        "---\nhide:\n  - navigation\n---\n\n# Efficient DNN KB\n\n"
+        "The knowledge base for running neural networks well on phones and small boards: the literature, sorted by "
+        "technique and checked; an article per technique in our own words; and minimal reference implementations "
+        "measured on a CPU beside the papers' claims.\n\n"
+        f"The catalog holds **{len(catalog.entries)} entries** ({counts}); {with_code} link to code and {impls} to "
+        "one of our reference implementations. Browse them all on the [catalog table](browse.md).\n\n"
+        '<div class="grid cards" markdown>\n\n' + "\n".join(cards) + "\n</div>\n"
+    )
+
+
+def render_category(catalog: Catalog, category: Category, article: str) -> str:
+    """A category page: its article, its sub-categories, then a table of its entries."""
+    parts = [f"# {escape(category.title)}\n", f"{escape(category.description)}\n"]
+    parents = catalog.vocabulary.ancestors(category.id)
+    if parents:
+        trail = " › ".join(link(catalog.vocabulary.categories[p].title, f"{p}.md") for p in reversed(parents))
+        parts.insert(1, f"<small>Part of {trail}</small>\n")
+    parts.append(resolve_citations(article, catalog, "../entries/"))
+    children = catalog.vocabulary.children(category.id)
+    if children:
+        parts.append("## Sub-categories\n\n" + "\n".join(f"- {link(c.title, f'{c.id}.md')}" for c in children) + "\n")
+    entries = catalog.in_category(category.id)
+    parts.append(f"## Literature ({len(entries)})\n\n" + entries_table(entries, "../entries/", "../impls/"))
+    return "\n".join(parts)
+
+
+def render_entry(catalog: Catalog, entry: Entry, link_status: Callable[[str], str] | None = None) -> str:
+    """An entry page: metadata, summary, links with their last checked status, claims and BibTeX."""
+    vocabulary = catalog.vocabulary
+    front = "---\n" + (f"tags: {json.dumps(entry.tags)}\n" if entry.tags else "") + "---\n\n"
+    rows = [["Kind", entry.kind.value]]
+    if entry.authors:
+        rows.append(["Authors", escape(", ".join(entry.authors))])
+    if entry.year:
+        rows.append(["Year", str(entry.year)])
+    if entry.venue:
+        flags = f" ({escape(', '.join(f.value for f in entry.venue_flags))})" if entry.venue_flags else ""
+        venue = vocabulary.venues.get(entry.venue)
+        rows.append(["Venue", f"{escape(entry.venue)}{flags}" + (f" — {escape(venue.name)}" if venue else "")])
+    categories = ", ".join(link(vocabulary.categories[c].title, f"../categories/{c}.md") for c in entry.categories)
+    rows.append(["Categories", categories])
+    if entry.reference_impl:
+        rows.append(["Reference implementation", link(entry.reference_impl, f"../impls/{entry.reference_impl}.md")])
+    summary = (
+        escape(entry.summary)
+        if entry.summary
+        else (
+            "_No summary yet: this entry was imported from a list. A summary in your own words is a welcome "
+            "[contribution](../contributing.md)._"
+        )
+    )
+    parts = [front, f"# {escape(entry.title)}\n", summary + "\n", table(["Field", "Value"], rows)]
+    urls = entry.urls()
+    if urls:
+        status = link_status or (lambda _url: "")
+        parts.append("## Links\n\n" + "\n".join(f"- {link(u, u)} {status(u)}".rstrip() for u in urls) + "\n")
+    if entry.claims:
+        claim_rows = [[escape(c.what), f"{c.value:g} {escape(c.unit)}", escape(c.where)] for c in entry.claims]
+        parts.append("## Claims of the paper\n\n" + table(["Claim", "Value", "Where"], claim_rows))
+    if entry.sources:
+        parts.append(
+            "## Sources\n\n"
+            + "\n".join(
+                f"- {link(s.name, s.url) if s.url else escape(s.name)}"
+                + (f", section “{escape(s.section)}”" if s.section else "")
+                for s in entry.sources
+            )
+            + "\n"
+        )
+    venue_type = vocabulary.venues[entry.venue].type if entry.venue in vocabulary.venues else None
+    parts.append("## Cite\n\n" + _fenced(entry_bibtex(entry, venue_type), "bibtex"))
+    return "\n".join(parts)
+
+
+def render_tags() -> str:
+    """The tags index; the theme's tags plugin fills the listing at the marker."""
+    return "# Tags\n\nEvery tag used in the catalog, with the entries that carry it.\n\n<!-- material/tags -->\n"

@@ -1,0 +1,188 @@
+"""Benchmark records: what `kb bench` measures for each implementation, and the side-by-side comparison.
+
+A record is one JSON object (documented in `results/README.md`): the implementation, the setup, the environment,
+the exact command, the time, and the measured metrics, tables and curves. Implementations with an `@experiment`
+(pruning, distillation, BlazeFace's training run, ...) contribute that experiment's dict; the others get the
+size/latency measurements of their default configuration, eager and exported.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kb.bench import environment
+from reference_impls import _measure as measure
+from reference_impls._export import export_all
+from reference_impls._registry import ImplSpec, get
+
+QUICK_FORMATS = ("onnx",)
+FULL_FORMATS = ("pte", "onnx", "ort", "tflite", "coreml")
+
+
+def setup_tag(quick: bool) -> str:
+    """The part of a results file name that encodes the setup: CPU model and cores, torch version, quick or full."""
+    machine = environment.setup_tag(environment.cpu_info())
+    return f"{machine}-torch{torch.__version__.split('+')[0]}" + ("-quick" if quick else "")
+
+
+def envelope(impl_id: str, setup: dict[str, Any], quick: bool, command: str | None = None) -> dict[str, Any]:
+    """The fields every record starts with; `command` defaults to this process's command line."""
+    return {
+        "impl": impl_id,
+        "setup": {**setup, "quick": quick},
+        "environment": measure.environment(),
+        "command": command or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "metrics": {},
+        "tables": {},
+        "curves": {},
+    }
+
+
+def eager_metrics(build: Any, model: nn.Module, x: torch.Tensor, runs: int) -> dict[str, Any]:
+    """Counts, fp32 size, eager latency at 1 and all threads, load time and peak inference memory."""
+    # Memory first, on the model's first inference: once a forward pass has grown the heap, later ones reuse it
+    # and the RSS no longer rises.
+    with torch.inference_mode():
+        peak = measure.peak_memory_bytes(lambda: model(x))
+    metrics: dict[str, Any] = {**measure.summary(model, x), "eager_peak_rss_bytes": peak}
+    for threads, timing in measure.torch_latency(model, x, runs=runs).items():
+        metrics[f"eager_{threads}_p50_ms"] = timing["p50_ms"]
+        metrics[f"eager_{threads}_p90_ms"] = timing["p90_ms"]
+    metrics["eager_load_s"] = measure.load_seconds(measure.eager_load(build, model))
+    return metrics
+
+
+def export_rows(model: nn.Module, x: torch.Tensor, formats: tuple[str, ...], runs: int) -> list[dict[str, Any]]:
+    """One row per exported format: size, parity, load time and latency (files go to a temporary directory)."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
+        for record in export_all(model, x, Path(tmp), formats, bench=True, runs=runs):
+            row = {
+                k: record.get(k)
+                for k in ("format", "size_bytes", "max_abs_diff", "eager_max_abs", "ok", "load_s", "note")
+            }
+            for threads, timing in record.get("latency", {}).items():
+                row[f"{threads}_p50_ms"] = timing["p50_ms"]
+                row[f"{threads}_p90_ms"] = timing["p90_ms"]
+            rows.append(row)
+    return rows
+
+
+def benchmark(spec: ImplSpec, quick: bool = False, seed: int = 0, command: str | None = None) -> dict[str, Any]:
+    """The results record of one implementation (its experiment when it has one, else size and latency)."""
+    model = spec.build()
+    x = torch.randn(spec.input_shape)
+    runs = 5 if quick else 20
+    if spec.experiment is not None:
+        setup = {"input_shape": list(spec.input_shape), "seed": seed, "kind": "experiment"}
+        record = envelope(spec.id, setup, quick, command)
+        result = spec.experiment(quick=quick, seed=seed)
+        record["curves"] = result.pop("curves", {})
+        record["tables"] = result.pop("tables", {})
+        record["metrics"] = {**measure.summary(model, x), **result}
+        return record
+    formats = QUICK_FORMATS if quick else FULL_FORMATS
+    record = envelope(
+        spec.id,
+        {
+            "input_shape": list(spec.input_shape),
+            "batch": 1,
+            "dtype": "float32",
+            "formats": list(formats),
+            "runs": runs,
+            "kind": "size-latency",
+        },
+        quick,
+        command,
+    )
+    record["metrics"] = eager_metrics(spec.build, model, x, runs)
+    record["tables"]["exports"] = export_rows(model, x, formats, runs)
+    profile = measure.profile(model, x, runs=2 if quick else 5)
+    record["tables"]["slowest_layers"] = sorted(profile, key=lambda row: -row["time_share"])[:10]
+    return record
+
+
+def comparison_pairs() -> list[tuple[str, str, Any, tuple[int, ...]]]:
+    """The pairs of issue 4's side-by-side table: (pair, name, builder, input shape)."""
+    from reference_impls.resnet import Bottleneck
+    from reference_impls.separable import STAGE, separable_conv
+
+    conv = (1, STAGE["channels"], STAGE["size"], STAGE["size"])
+    block = (1, 256, 56, 56)  # the first stage of ResNet-50 / ResNeXt-50
+    return [
+        ("standard vs separable conv", "standard 3x3 conv", lambda: separable_conv(separable=False), conv),
+        ("standard vs separable conv", "depthwise-separable conv", lambda: separable_conv(separable=True), conv),
+        ("ResNet vs ResNeXt bottleneck", "ResNet bottleneck (64 wide)", lambda: Bottleneck(256, 64, 256).eval(), block),
+        (
+            "ResNet vs ResNeXt bottleneck",
+            "ResNeXt bottleneck (32x4d)",
+            lambda: Bottleneck(256, 128, 256, 1, 32).eval(),
+            block,
+        ),
+        ("MobileNetV1 vs V2", "mobilenet_v1", get("mobilenet_v1").build, get("mobilenet_v1").input_shape),
+        ("MobileNetV1 vs V2", "mobilenet_v2", get("mobilenet_v2").build, get("mobilenet_v2").input_shape),
+        ("EfficientNet B0 vs B1", "efficientnet_b0", get("efficientnet_b0").build, get("efficientnet_b0").input_shape),
+        ("EfficientNet B0 vs B1", "efficientnet_b1", get("efficientnet_b1").build, get("efficientnet_b1").input_shape),
+    ]
+
+
+def comparison(quick: bool = False, command: str | None = None) -> dict[str, Any]:
+    """Issue 4's side-by-side table, measured in one run: params, MACs, size, eager and exported latency."""
+    runs = 5 if quick else 20
+    formats = QUICK_FORMATS if quick else ("pte", "onnx")
+    record = envelope(
+        "comparison",
+        {"batch": 1, "dtype": "float32", "formats": list(formats), "runs": runs, "kind": "comparison"},
+        quick,
+        command,
+    )
+    rows = []
+    for pair, name, build, shape in comparison_pairs():
+        model, x = build(), torch.randn(shape)
+        metrics = measure.summary(model, x)
+        timing = measure.torch_latency(model, x, runs=runs)
+        row = {
+            "pair": pair,
+            "model": name,
+            "input_shape": list(shape),
+            **metrics,
+            **{f"eager_{t}_p50_ms": v["p50_ms"] for t, v in timing.items()},
+        }
+        for export_row in export_rows(model, x, formats, runs):
+            row[f"{export_row['format']}_size_bytes"] = export_row["size_bytes"]
+            row[f"{export_row['format']}_threads_1_p50_ms"] = export_row.get("threads_1_p50_ms")
+        rows.append(row)
+    record["tables"]["comparison"] = rows
+    # MobileNet's Eq. 5 next to what was counted and timed for the first pair (standard, separable).
+    from reference_impls.separable import STAGE, cost_ratio
+
+    standard, separable = rows[0], rows[1]
+    record["metrics"] = {
+        "separable_computed_mac_ratio": cost_ratio(STAGE["channels"], STAGE["kernel"]),
+        "separable_counted_mac_ratio": separable["macs"] / standard["macs"],
+        "separable_eager_latency_ratio_1_thread": separable["eager_threads_1_p50_ms"]
+        / standard["eager_threads_1_p50_ms"],
+    }
+    return record
+
+
+def write(record: dict[str, Any], results_dir: Path, quick: bool) -> Path:
+    """Write a record atomically to `results_dir/impl/<impl>.<setup>.json`; returns the path."""
+    path = results_dir / "impl" / f"{record['impl']}.{setup_tag(quick)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        json.dump(record, tmp, indent=1, default=str)
+        tmp.write("\n")
+    os.replace(tmp.name, path)
+    return path

@@ -1,0 +1,324 @@
+"""Export a model to the mobile runtimes, run each file back, and compare it with eager PyTorch.
+
+| format | converter | runs back in | on Linux |
+| --- | --- | --- | --- |
+| `pte` | ExecuTorch `to_edge_transform_and_lower` with the XNNPACK partitioner | `executorch.runtime` | yes |
+| `onnx` | `torch.onnx.export(..., dynamo=True)` | onnxruntime | yes |
+| `ort` | onnxruntime's `convert_onnx_models_to_ort` (ONNX Runtime Mobile's format, Arm target) | onnxruntime | yes |
+| `tflite` | litert-torch, in its own `.venv-litert` (`scripts/make_litert_venv.sh`) | ai-edge-litert | yes |
+| `coreml` | coremltools `convert` to an ML program (`.mlpackage`) | Core ML | no: the spec is checked |
+
+Every export returns a record `{format, path, size_bytes, max_abs_diff, ok, note, ...}`: `max_abs_diff` is the
+largest absolute difference between the file's outputs and eager PyTorch's on the example input, and `ok` means
+the file was written, ran, and stayed within `tolerance`. A format that cannot run here says why in `note`
+(`unavailable: ...`) instead of pretending. With `bench=True` each record also gets the runtime's load time and
+its latency at one thread and at all threads.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from kb import paths
+from reference_impls._measure import latency
+
+FORMATS = ("pte", "onnx", "ort", "tflite", "coreml")
+SUFFIX = {"pte": ".pte", "onnx": ".onnx", "ort": ".ort", "tflite": ".tflite", "coreml": ".mlpackage"}
+LITERT_VENV = paths.LITERT_VENV
+Runner = Callable[[np.ndarray], list[np.ndarray]]
+
+
+class Named(nn.Module):
+    """Holds the model under one attribute name.
+
+    ExecuTorch's batch-norm fusion names new weights after the module path and fails on a path starting with a
+    digit (the children of a top-level `nn.Sequential`); the prefix `model.` avoids that for every model.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> Any:
+        """The wrapped model's output."""
+        return self.model(x)
+
+
+def outputs(result: Any) -> list[np.ndarray]:
+    """A model's output (tensor or tuple of tensors) as a list of numpy arrays."""
+    tensors = result if isinstance(result, list | tuple) else [result]
+    return [t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t) for t in tensors]
+
+
+def size_bytes(path: Path) -> int:
+    """Size of a file, or of all files under a directory (an `.mlpackage` is one)."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
+
+
+def to_pte(model: nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
+    """Lower to ExecuTorch with XNNPACK; report how many graph nodes XNNPACK took over."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.devtools.backend_debug import get_delegation_info
+    from executorch.exir import to_edge_transform_and_lower
+
+    edge = to_edge_transform_and_lower(torch.export.export(model, (x,)), partitioner=[XnnpackPartitioner()])
+    info = get_delegation_info(edge.exported_program().graph_module)
+    path.write_bytes(edge.to_executorch().buffer)
+    # `getitem` only unpacks the delegate's output tuple: it is not computation left outside XNNPACK.
+    left_out = {
+        op: b.non_delegated for op, b in info.delegation_by_operator.items() if b.non_delegated and op != "getitem"
+    }
+    return {
+        "delegated_nodes": info.num_delegated_nodes,
+        "non_delegated_nodes": sum(left_out.values()),
+        "non_delegated_ops": left_out,
+        "delegated_subgraphs": info.num_delegated_subgraphs,
+    }
+
+
+def load_pte(path: Path, threads: int) -> Runner:
+    """Load a `.pte` program with the ExecuTorch runtime; XNNPACK's thread pool is set to `threads`."""
+    from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+    from executorch.runtime import Runtime
+
+    _unsafe_reset_threadpool(threads)
+    method = Runtime.get().load_program(path).load_method("forward")
+    return lambda array: outputs(method.execute([torch.from_numpy(array)]))
+
+
+def to_onnx(model: nn.Module, x: torch.Tensor, path: Path, *, dynamic_batch: bool = False) -> dict[str, Any]:
+    """Export with the dynamo-based exporter (torch.export, then ONNX ops), weights inside the file, input `x`.
+
+    The exporter annotates every node with its Python stack trace; a shipped model carries no such debug text, and
+    it would inflate the file whose size we report, so it is dropped. `dynamic_batch` leaves the batch size free.
+    """
+    import onnx
+
+    shapes = {"x": {0: torch.export.Dim("batch", min=1, max=4096)}} if dynamic_batch else None
+    program = torch.onnx.export(
+        model, (x,), input_names=["x"], dynamic_shapes=shapes, dynamo=True, external_data=False, verbose=False
+    )
+    proto = program.model_proto
+    for node in proto.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    onnx.save(proto, str(path))
+    return {"onnx_nodes": len(proto.graph.node)}
+
+
+def load_onnxruntime(path: Path, threads: int) -> Runner:
+    """An onnxruntime CPU session (reads `.onnx` and `.ort` alike) with `threads` intra-op threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1  # the graphs here are chains: a second pool would only compete
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda array: session.run(None, {name: array})
+
+
+def to_ort(model: nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
+    """Convert the ONNX export to ORT format for ONNX Runtime Mobile, optimised for an Arm target."""
+    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = Path(tmp) / (path.stem + ".onnx")
+        to_onnx(model, x, onnx_path)
+        convert_onnx_models_to_ort(
+            onnx_path, Path(tmp), optimization_styles=[OptimizationStyle.Fixed], target_platform="arm"
+        )
+        os.replace(Path(tmp) / (path.stem + ".ort"), path)
+    return {}
+
+
+def to_tflite(model: nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
+    """Convert with litert-torch inside `.venv-litert`, handing the model over as a saved `torch.export` program."""
+    python = LITERT_VENV / "bin" / "python"
+    if not (LITERT_VENV / "complete").exists():
+        raise Unavailable(
+            "unavailable: litert-torch 0.10.0 needs its own environment (its dependencies pin pydantic 2.11, the "
+            "main .venv has 2.14); build it with scripts/make_litert_venv.sh"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        program, example = Path(tmp) / "model.pt2", Path(tmp) / "x.pt"
+        torch.export.save(torch.export.export(model, (x,)), program)
+        torch.save(x, example)
+        script = (
+            "import sys, torch, litert_torch\n"
+            "program = torch.export.load(sys.argv[1])\n"
+            "litert_torch.convert(program.module(), (torch.load(sys.argv[2]),)).export(sys.argv[3])\n"
+        )
+        done = subprocess.run(
+            [str(python), "-c", script, str(program), str(example), str(path)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"litert-torch failed: {done.stderr.strip().splitlines()[-1:]}")
+    return {}
+
+
+def load_tflite(path: Path, threads: int) -> Runner:
+    """Run a `.tflite` file with ai-edge-litert's interpreter (XNNPACK delegate by default)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_indices = [d["index"] for d in interpreter.get_output_details()]
+
+    def run(array: np.ndarray) -> list[np.ndarray]:
+        interpreter.set_tensor(input_index, array)
+        interpreter.invoke()
+        return [interpreter.get_tensor(i) for i in output_indices]
+
+    return run
+
+
+def to_coreml(model: nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
+    """Convert to a Core ML ML program; without macOS, check the spec: inputs, outputs and operation count."""
+    import coremltools as ct
+
+    program = torch.export.export(model, (x,)).run_decompositions({})
+    converted = ct.convert(
+        program,
+        convert_to="mlprogram",
+        minimum_deployment_target=ct.target.iOS17,
+        compute_precision=ct.precision.FLOAT32,  # the default stores fp16 weights; every other format here is fp32
+    )
+    converted.save(str(path))
+    spec = converted.get_spec()
+    main = spec.mlProgram.functions["main"]
+    operations = main.block_specializations[main.opset].operations
+    inputs = {i.name: list(i.type.multiArrayType.shape) for i in spec.description.input}
+    return {
+        "inputs": inputs,
+        "outputs": [o.name for o in spec.description.output],
+        "coreml_ops": len(operations),
+        "spec_ok": list(inputs.values()) == [list(x.shape)] and len(operations) > 0,
+    }
+
+
+class Unavailable(RuntimeError):
+    """The format's converter or runtime cannot run on this machine; the message says why."""
+
+
+CONVERTERS: dict[str, Callable[[nn.Module, torch.Tensor, Path], dict[str, Any]]] = {
+    "pte": to_pte,
+    "onnx": to_onnx,
+    "ort": to_ort,
+    "tflite": to_tflite,
+    "coreml": to_coreml,
+}
+LOADERS: dict[str, Callable[[Path, int], Runner] | None] = {
+    "pte": load_pte,
+    "onnx": load_onnxruntime,
+    "ort": load_onnxruntime,
+    "tflite": load_tflite,
+    "coreml": None,
+}
+
+
+def export(
+    model: nn.Module,
+    x: torch.Tensor,
+    out_dir: Path,
+    fmt: str,
+    *,
+    name: str = "model",
+    tolerance: float = 1e-3,
+    bench: bool = False,
+    runs: int = 20,
+) -> dict[str, Any]:
+    """Export `model` to one format, run it back on `x`, and compare with eager PyTorch.
+
+    Args:
+        model: The model; it is exported in eval mode.
+        x: The example input; it fixes the exported input shape.
+        out_dir: Where the file goes (`<name><suffix>`).
+        fmt: One of `FORMATS`.
+        name: The file's stem.
+        tolerance: Largest absolute difference from eager PyTorch that still counts as parity.
+        bench: Also time loading and inference (one thread and all threads).
+        runs: Timed runs per latency figure.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}{SUFFIX[fmt]}"
+    record: dict[str, Any] = {
+        "format": fmt,
+        "path": str(path),
+        "size_bytes": None,
+        "max_abs_diff": None,
+        "ok": False,
+        "note": "",
+    }
+    wrapped = Named(model.eval()).eval()
+    start = time.perf_counter()
+    try:
+        with torch.no_grad():
+            record.update(CONVERTERS[fmt](wrapped, x, path))
+            expected = outputs(wrapped(x))
+    except Unavailable as reason:
+        record["note"] = str(reason)
+        return record
+    except Exception as error:  # a converter's failure is a result to report, not a crash of the whole run
+        first_line = str(error).splitlines()[0][:300] if str(error) else ""
+        record["note"] = f"export failed: {type(error).__name__}: {first_line}"
+        return record
+    record["export_s"] = time.perf_counter() - start
+    record["size_bytes"] = size_bytes(path)
+    loader = LOADERS[fmt]
+    if loader is None:
+        record["ok"] = bool(record.get("spec_ok"))
+        record["note"] = "converted on Linux; prediction needs macOS, so the spec was checked instead"
+        return record
+    array = x.numpy()
+    start = time.perf_counter()
+    run = loader(path, 1)
+    record["load_s"] = time.perf_counter() - start
+    got = run(array)
+    record["max_abs_diff"] = max(float(np.abs(g - e).max()) for g, e in zip(got, expected, strict=True))
+    # The scale of the outputs, so that a small difference can be read against it (untrained models output little).
+    record["eager_max_abs"] = max(float(np.abs(e).max()) for e in expected)
+    record["ok"] = record["max_abs_diff"] <= tolerance
+    record["note"] = "parity within tolerance" if record["ok"] else f"differs from eager by more than {tolerance}"
+    if bench:
+        record["latency"] = {}
+        for n in sorted({1, os.cpu_count() or 1}):
+            run = loader(path, n)
+            record["latency"][f"threads_{n}"] = latency(lambda run=run: run(array), runs=runs)
+    return record
+
+
+def export_all(
+    model: nn.Module, x: torch.Tensor, out_dir: Path, formats: Sequence[str] = FORMATS, **kwargs: Any
+) -> list[dict[str, Any]]:
+    """`export` to each of `formats`; one record per format, in order."""
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        raise ValueError(f"unknown formats {sorted(unknown)}; choose from {', '.join(FORMATS)}")
+    return [export(model, x, out_dir, fmt, **kwargs) for fmt in formats]
+
+
+if __name__ == "__main__":
+    from reference_impls.separable import separable_conv
+
+    layer = separable_conv(channels=32)
+    example = torch.randn(1, 32, 14, 14)
+    for row in export_all(layer, example, Path(tempfile.mkdtemp(prefix="export-")), formats=sys.argv[1:] or FORMATS):
+        print({k: row[k] for k in ("format", "size_bytes", "max_abs_diff", "ok", "note")})
