@@ -105,9 +105,10 @@ def _paper_metadata(catalog: Catalog) -> Iterator[Problem]:
     for record in catalog.records:
         if record.entry.kind is not Kind.paper:
             continue
-        # Most awesome-lists give no authors; an imported entry waits for them rather than carry invented ones.
+        # Most awesome-lists give no authors; an imported entry waits for them rather than carry invented ones, and
+        # a curated one says that its own pages did not show them (`unconfirmed: [authors]`).
         imported = bool(record.entry.sources) and all(s.name.startswith("awesome-list:") for s in record.entry.sources)
-        if not record.entry.authors and not imported:
+        if not record.entry.authors and not imported and "authors" not in record.entry.unconfirmed:
             yield record.problem(
                 (), "a paper lists its authors; add `authors:` with one name per item", "paper-metadata"
             )
