@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from kb.catalog.identifiers import find_arxiv, normalize_doi
-from kb.importer.markdown_links import Item, Link, link_spans, links, plain, remove_links
+from kb.importer.markdown_links import MAX_ITEM, Item, Link, link_spans, links, plain, remove_links
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 _SHORT_YEAR = re.compile(r"[’'`]\s*(\d{2})\b")
@@ -231,6 +231,8 @@ def read_fields(item: Item, is_venue: Callable[[str], bool]) -> Fields:
     Raises:
         Skip: When the item holds no usable paper link; the message is the reason for the report.
     """
+    if len(item.text) > MAX_ITEM:
+        raise Skip(f"longer than {MAX_ITEM:,} characters: not a list entry, not read")
     title_text = item.cells.get("title", item.text) if item.is_row else item.text
     if item.is_row and not links(title_text):  # a table without a title column: the first cell with a link
         title_text = next((c for c in item.cells.values() if links(c)), "")

@@ -13,8 +13,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 # `[text](target)` but not an image `![alt](src)`; the text may hold one level of brackets (`[[Code](url)]`
-# is a bracket around a link, and the regex finds the inner link).
-_LINK = re.compile(r"(?<!!)\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^)<>]*?)>?\s*\)")
+# is a bracket around a link, and the regex finds the inner link). Linear time on hostile lines: the target
+# holds no brackets, spaces or angle brackets (one level of parentheses, as in Wikipedia URLs), so a failed
+# match stops at the next `[`; the text is at most `MAX_LINK_TEXT` characters, so no start scans far.
+MAX_LINK_TEXT = 500
+_TARGET = r"[^()<>\[\]\s]*(?:\([^()<>\[\]\s]*\)[^()<>\[\]\s]*)*"
+_LINK = re.compile(
+    r"(?<!!)\[((?:[^\[\]]|\[[^\[\]]{0,%d}\]){0,%d})\]\(\s*<?(%s)>?\s*\)" % (MAX_LINK_TEXT, MAX_LINK_TEXT, _TARGET)
+)
+# An item longer than this is no list entry (the longest line of the real lists we read is under 500 characters);
+# it is reported, not parsed, so that no line can make the parser slow.
+MAX_ITEM = 20_000
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _BOLD_HEADING = re.compile(r"^\s*(?:\*\*|__)([^*_]+)(?:\*\*|__)\s*:?\s*$")
