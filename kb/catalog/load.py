@@ -208,6 +208,13 @@ def load_catalog(root: Path = paths.CATALOG, vocabulary_root: Path | None = None
 SCHEMA_FILE = "entry.schema.json"
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """The safe dumper without anchors: a value used twice (one `checked` date) is written out twice."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def entry_yaml(entry: Entry) -> str:
     """The YAML file of an entry: fields in schema order, defaults left out, with the schema modeline on top."""
     data = entry.model_dump(mode="json", exclude_defaults=True)
@@ -215,7 +222,7 @@ def entry_yaml(entry: Entry) -> str:
     for claim in data.get("claims", []):
         if float(claim["value"]).is_integer():
             claim["value"] = int(claim["value"])
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+    body = yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=110)
     return f"# yaml-language-server: $schema=../{SCHEMA_FILE}\n{body}"
 
 

@@ -14,21 +14,43 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from kb.catalog.identifiers import normalize_arxiv, normalize_doi
 
 ID_PATTERN = r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$"
 TAG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _URL = re.compile(r"^https?://[^/\s?#@]+(?:[/?#]\S*)?$", re.IGNORECASE)
+MAX_URL = 2000
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 # Typographic "(" after a sentence end is rare; abbreviations such as "e.g." are followed by lower case.
 
 
+# Control characters have no place in catalog text: `\r` is a line break to Markdown (and so a way to start a
+# snippet or a heading inside a page), `\n` likewise, NUL and the C1 range break XML and terminals.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def check_text(value: str) -> str:
+    """Accept one line of text: no line breaks, tabs or other control characters."""
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(
+            f"holds a control character ({found.group()!r}, a line break, tab or similar) at character "
+            f"{found.start() + 1}; write the text on one line"
+        )
+    return value
+
+
+def Text(max_length: int, min_length: int = 1) -> Any:
+    """One line of free text of at most `max_length` characters (every free-text field of the catalog)."""
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(check_text)]
+
+
 def check_url(value: str) -> str:
     """Accept an absolute http(s) URL with a host; reject everything else with the allowed form."""
-    if not _URL.match(value):
-        raise ValueError(f"not an http(s) URL with a host: {value!r}; write it as https://host/path")
+    if len(value) > MAX_URL or _CONTROL.search(value) or not _URL.match(value):
+        raise ValueError(f"not an http(s) URL with a host: {value[:80]!r}; write it as https://host/path")
     return value
 
 
@@ -94,8 +116,8 @@ class Category(Strict):
     """One technique category of the taxonomy (`catalog/taxonomy.yaml`)."""
 
     id: str = Field(pattern=TAG_PATTERN, description="Stable slug used by entries' `categories`, e.g. `pruning`.")
-    title: str = Field(min_length=3, description="Title shown on the site.")
-    description: str = Field(min_length=40, description="One paragraph, in our own words, shown on the site.")
+    title: Text(80, 3) = Field(description="Title shown on the site.")
+    description: Text(1000, 40) = Field(description="One paragraph, in our own words, shown on the site.")
     parent: str | None = Field(default=None, description="The id of the enclosing category; none for a top level.")
     icon: str = Field(default="material/book-open-variant", description="Material icon of the category's card.")
 
@@ -104,12 +126,12 @@ class Venue(Strict):
     """One venue of the vocabulary (`catalog/venues.yaml`)."""
 
     id: str = Field(min_length=2, description="The canonical short name stored in entries, e.g. `NeurIPS`.")
-    name: str = Field(min_length=2, description="The full name.")
+    name: Text(200, 2) = Field(description="The full name.")
     type: str = Field(
         pattern=r"^(conference|journal|workshop|preprint|other)$",
         description="conference, journal, workshop, preprint or other.",
     )
-    aliases: list[str] = Field(
+    aliases: list[Text(100)] = Field(
         default_factory=list, description="Other spellings that normalize to `id`, e.g. `NIPS` for NeurIPS."
     )
 
@@ -125,20 +147,20 @@ class CodeLink(Strict):
 class Claim(Strict):
     """A headline number the paper reports, so that our measurements can stand beside it."""
 
-    what: str = Field(min_length=3, description="What was measured, with model and data, e.g. `ImageNet top-1`.")
+    what: Text(200, 3) = Field(description="What was measured, with model and data, e.g. `ImageNet top-1`.")
     value: float = Field(description="The number as reported.")
-    unit: str = Field(description="Its unit: `%`, `x`, `M params`, `M MACs`, `ms`, ... (empty for a count).")
-    where: str = Field(min_length=2, description="Where the paper reports it, e.g. `Table 8` or `Section 4.2`.")
+    unit: Text(30, 0) = Field(description="Its unit: `%`, `x`, `M params`, `M MACs`, `ms`, ... (empty for a count).")
+    where: Text(100, 2) = Field(description="Where the paper reports it, e.g. `Table 8` or `Section 4.2`.")
 
 
 class Source(Strict):
     """Where an entry came from: the founding notes, an awesome-list, a contributor."""
 
-    name: str = Field(
-        min_length=2, description="The source, e.g. `founding-notes` or `awesome-list:he-y/Awesome-Pruning`."
+    name: Text(200, 2) = Field(
+        description="The source, e.g. `founding-notes`, `awesome-list:he-y/Awesome-Pruning` or `arxiv`."
     )
     url: Url | None = Field(default=None, description="Its address, when it has one.")
-    section: str | None = Field(default=None, description="The section of the source the entry sat in.")
+    section: Text(300) | None = Field(default=None, description="The section of the source the entry sat in.")
     checked: dt.date | None = Field(
         default=None,
         description="The day the entry's facts were checked against this page (YYYY-MM-DD); set only for the "
@@ -170,21 +192,21 @@ class Entry(Strict):
         description="Earlier ids of this entry; citations and page addresses that use them keep working.",
     )
     kind: Kind = Field(description="paper, repository, article (blog post), tool (framework, profiler) or list.")
-    title: str = Field(min_length=3, description="The title exactly as published.")
-    authors: list[Annotated[str, Field(min_length=2)]] = Field(
-        default_factory=list, description="Authors in publication order, `First Last` each."
+    title: Text(300, 3) = Field(description="The title exactly as published.")
+    authors: list[Text(120, 2)] = Field(
+        max_length=500, default_factory=list, description="Authors in publication order, `First Last` each."
     )
     year: int | None = Field(default=None, ge=1950, le=2100, description="Year of first publication.")
-    venue: str | None = Field(
+    venue: Text(100) | None = Field(
         default=None, description="Where it was published, from `catalog/venues.yaml` (aliases are normalized)."
     )
     venue_flags: list[VenueFlag] = Field(
         default_factory=list, description="Distinctions at the venue: oral, spotlight, best-paper, ..."
     )
-    arxiv: str | None = Field(
+    arxiv: Text(40) | None = Field(
         default=None, description="arXiv id without version; URLs and `arXiv:` forms are normalized on load."
     )
-    doi: str | None = Field(default=None, description="DOI without resolver prefix, lower case.")
+    doi: Text(200) | None = Field(default=None, description="DOI without resolver prefix, lower case.")
     url: Url | None = Field(default=None, description="The main page: paper page, blog post, repository or tool home.")
     code: list[CodeLink] = Field(default_factory=list, description="Repositories with code for this entry.")
     categories: list[str] = Field(
@@ -193,15 +215,13 @@ class Entry(Strict):
     tags: list[Annotated[str, Field(pattern=TAG_PATTERN)]] = Field(
         default_factory=list, description="Free lower-case tags such as `depthwise-separable` or `imagenet`."
     )
-    summary: str | None = Field(
+    summary: Text(700, 20) | None = Field(
         default=None,
-        min_length=20,
-        max_length=700,
         description="One to three sentences in our own words: what it does and why it matters. Imported entries may "
         "have none yet; the site then asks for one.",
     )
     claims: list[Claim] = Field(default_factory=list, description="Headline numbers the work reports.")
-    reference_impl: str | None = Field(
+    reference_impl: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,60}$")] | None = Field(
         default=None, description="The id of our reference implementation in `reference_impls/`, if there is one."
     )
     added: dt.date = Field(description="The day the entry joined the catalog (YYYY-MM-DD).")
@@ -231,13 +251,6 @@ class Entry(Strict):
     @classmethod
     def _doi(cls, value: str | None) -> str | None:
         return None if value is None else normalize_doi(value)
-
-    @field_validator("title")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        if "\n" in value:
-            raise ValueError("a title is one line; join the lines with a space")
-        return value
 
     @field_validator("summary")
     @classmethod

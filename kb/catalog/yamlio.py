@@ -3,8 +3,8 @@
 PyYAML's safe loader keeps the last of two equal keys without a word; here a duplicate key is an error. The file
 is parsed by libyaml (PyYAML's C parser) where it is installed, which is ten times faster than the pure-Python one;
 the nodes carry their line either way. A catalog file comes from a pull request, so reading it is bounded: regular
-files only (no symbolic links, devices or pipes), at most `MAX_FILE_BYTES`, no anchors or aliases (a few hundred
-bytes of nested aliases expand to gigabytes), at most `MAX_NODES` nodes.
+files only (no symbolic links, devices or pipes), at most `MAX_FILE_BYTES`, no aliases of lists or mappings (a few hundred
+bytes of nested aliases expand to gigabytes), at most `MAX_NODES` values.
 """
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ class _Walk:
 
     def construct(self, node: Node, loc: Loc) -> Any:
         line = node.start_mark.line + 1
-        if id(node) in self.seen:
-            # An alias is the same node met twice; expanding it again and again is how an alias bomb works.
-            raise YamlError(self.path, line, "anchors and aliases (& and *) are not allowed; write the value out")
+        if id(node) in self.seen and not isinstance(node, ScalarNode):
+            # An alias is the same node met twice; expanding a list or mapping again and again is how an alias bomb
+            # works. An alias of a plain value costs nothing (PyYAML's dumper writes them for a repeated date).
+            raise YamlError(self.path, line, "aliases (*) of lists or mappings are not allowed; write the value out")
         self.seen.add(id(node))
         if len(self.seen) > MAX_NODES:
             raise YamlError(self.path, line, f"more than {MAX_NODES:,} values in one file; split it")

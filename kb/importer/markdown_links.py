@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 MAX_LINK_TEXT = 500
 _TARGET = r"[^()<>\[\]\s]*(?:\([^()<>\[\]\s]*\)[^()<>\[\]\s]*)*"
 _LINK = re.compile(
-    r"(?<!!)\[((?:[^\[\]]|\[[^\[\]]{0,%d}\]){0,%d})\]\(\s*<?(%s)>?\s*\)" % (MAX_LINK_TEXT, MAX_LINK_TEXT, _TARGET)
+    rf"(?<!!)\[((?:[^\[\]]|\[[^\[\]]{{0,{MAX_LINK_TEXT}}}\]){{0,{MAX_LINK_TEXT}}})\]\(\s*<?({_TARGET})>?\s*\)"
 )
 # An item longer than this is no list entry (the longest line of the real lists we read is under 500 characters);
 # it is reported, not parsed, so that no line can make the parser slow.

@@ -17,7 +17,7 @@ from kb.links.checker import CheckOptions, check_urls
 from kb.links.config import DEFAULT_CONFIG, load_link_config
 from kb.links.fix import fix_moved
 from kb.links.report import results_json, results_markdown, summary_text
-from kb.links.results import DEFAULT_CACHE, LinkResult, Status, load_link_results, save_link_results
+from kb.links.results import DEFAULT_CACHE, PUBLIC, LinkResult, Status, load_link_results, save_link_results
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -83,6 +83,13 @@ def _fix(catalog: Catalog, results: dict[str, LinkResult]) -> None:
             results[fix.new] = LinkResult(fix.new, Status.ok, moved.http_status, None, moved.checked_at, 1)
 
 
+def address_policy(allow_private: bool, allow_networks: list[str]) -> str:
+    """The name of the address policy a run checks under; cached results carry it."""
+    if allow_private:
+        return "allow-private"
+    return "allow:" + ",".join(sorted(allow_networks)) if allow_networks else PUBLIC
+
+
 def _run(args: argparse.Namespace) -> int:
     config = load_link_config(args.config)
     catalog: Catalog | None = None
@@ -93,9 +100,12 @@ def _run(args: argparse.Namespace) -> int:
         entries_of, catalog = _catalog_urls(args)
     excluded = [url for url in entries_of if config.excluded_by(url)]
     urls = [url for url in entries_of if url not in excluded]
-    cache = load_link_results(args.cache) if args.cache else {}
+    # A run on a URL file checks addresses from outside the catalog: it uses a cache only when given one.
+    cache_path = args.cache if args.cache or args.url_file else DEFAULT_CACHE
+    cache = load_link_results(cache_path) if cache_path else {}
     max_age = dt.timedelta(days=args.max_age)
-    reused = {url: cache[url] for url in urls if url in cache and cache[url].is_fresh(max_age)}
+    policy = address_policy(args.allow_private, args.allow_network)
+    reused = {url: cache[url] for url in urls if url in cache and cache[url].is_fresh(max_age, policy)}
     options = CheckOptions(
         timeout=args.timeout,
         concurrency=args.concurrency,
@@ -116,15 +126,17 @@ def _run(args: argparse.Namespace) -> int:
     if looks_offline(fresh):
         print("kb linkcheck: no host name resolved; is this machine offline? Nothing was saved.", file=sys.stderr)
         return 2
+    for result in fresh:
+        result.policy = policy
     results = {**reused, **{r.url: r for r in fresh}}
     ordered = [results[url] for url in urls]
     if args.fix and catalog is None:
         print("note: --fix rewrites catalog files; with --url-file there are none to rewrite", file=sys.stderr)
     elif args.fix and catalog is not None:
         _fix(catalog, results)
-    if args.cache:
-        keep = cache if args.url_file or args.changed else {}  # a full catalog run drops URLs no entry has now
-        save_link_results(args.cache, {**keep, **results})
+    if cache_path:
+        # A full catalog run drops the URLs no entry has now; a partial one keeps the rest of the cache.
+        save_link_results(cache_path, results, keep_others=bool(args.url_file or args.changed), loaded=cache)
     if args.format == "json":
         print(results_json(ordered))
     elif args.format == "markdown":
@@ -153,7 +165,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--changed", metavar="REF", help="check only entries changed since the git ref REF")
     parser.add_argument("--catalog", type=Path, default=paths.CATALOG, help="catalog folder")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="per-host settings and exclusions")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="results cache (JSON)")
+    parser.add_argument(
+        "--cache", type=Path, help="results cache (JSON; default results/linkcheck.json, none with --url-file)"
+    )
     parser.add_argument("--no-cache", dest="cache", action="store_const", const=None, help="neither read nor write it")
     parser.add_argument(
         "--max-age",

@@ -28,14 +28,50 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 """Resolve `(host, port)` to IP address strings; raises `socket.gaierror` when the name does not resolve."""
 
 
+# IPv6 forms that carry an IPv4 address in their low 32 bits: a refused IPv4 address must stay refused in them.
+_EMBEDDING_IPV4 = (
+    ipaddress.ip_network("::ffff:0:0/96"),  # IPv4-mapped, `::ffff:10.0.0.1`
+    ipaddress.ip_network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT), `::ffff:0:10.0.0.1`
+    ipaddress.ip_network("64:ff9b::/96"),  # NAT64 well-known prefix: the gateway connects to the embedded address
+)
+# IPv6 ranges refused outright: the IPv4 address behind them cannot be told, or they are not public.
+_REFUSED_IPV6 = (
+    (ipaddress.ip_network("64:ff9b:1::/48"), "local-use NAT64"),
+    (ipaddress.ip_network("2001::/32"), "Teredo tunnel"),
+    (ipaddress.ip_network("fec0::/10"), "site-local"),
+)
+# IPv4-compatible addresses (`::10.0.0.1`, deprecated since 2006) are not public anywhere; `::` and `::1` are
+# judged below as unspecified and loopback.
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, compatible, translated, NAT64 or 6to4), if any."""
+    if ip.sixtofour is not None:  # 2002:AABB:CCDD::/48 routes to A.B.C.D
+        return ip.sixtofour
+    if any(ip in network for network in _EMBEDDING_IPV4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def address_problem(address: str) -> str | None:
     """Why a connection to `address` is refused, or None when it is a public unicast address.
 
-    IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) are judged by the IPv4 address they carry.
+    IPv6 addresses that embed an IPv4 address (`::ffff:10.0.0.1`, `::10.0.0.1`, `64:ff9b::10.0.0.1`, 6to4
+    `2002:0a00:0001::`) are judged by the IPv4 address they carry; local-use NAT64, Teredo and site-local IPv6 are
+    refused whatever they carry.
     """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        for network, kind in _REFUSED_IPV6:
+            if ip in network:
+                return f"{address} is a {kind} address"
+        if ip in _IPV4_COMPATIBLE and int(ip) > 1:
+            return f"{address} is an IPv4-compatible address (deprecated, never public)"
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            problem = address_problem(str(embedded))
+            return f"{address} carries {problem}" if problem else None
     checks = (
         (ip.is_loopback, "loopback"),
         (ip.is_unspecified, "unspecified"),
