@@ -7,6 +7,7 @@ clone builds that clone, not the one `kb` happens to be installed from.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE_CHECKOUT = Path(__file__).resolve().parent.parent
@@ -36,3 +37,5 @@ LINK_CACHE = RESULTS / "linkcheck.json"
 LINKCHECK_CONFIG = ROOT / "linkcheck.yaml"
 LITERT_VENV = ROOT / ".venv-litert"
 MODEL_CACHE = ROOT / ".cache" / "models"
+# State of the user's own, kept between runs (the time of the last arXiv request).
+USER_STATE = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "efficient-dnn-kb"

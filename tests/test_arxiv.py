@@ -80,10 +80,11 @@ def root(tmp_path: Path) -> Path:
 
 
 def add(root: Path, server: str, reference: str, categories: tuple[str, ...] = ("knowledge-distillation",)) -> tuple:
-    return add_paper(reference, list(categories), root, f"{server}/api/query", f"{server}/works/", TODAY)
+    return add_paper(reference, list(categories), root, f"{server}/api/query", f"{server}/works/", TODAY, LOCAL)
 
 
 pytestmark = pytest.mark.network_local
+LOCAL = ("127.0.0.0/8",)  # the test server: the address policy refuses loopback otherwise
 
 
 def test_add_writes_the_entry_from_the_arxiv_answer(root: Path, server: str) -> None:
@@ -132,12 +133,12 @@ def test_unknown_and_malformed_ids_say_so(root: Path, server: str) -> None:
 
 def test_server_errors_and_refused_connections_give_clear_messages(root: Path, server: str) -> None:
     with pytest.raises(LookupFailed, match="answered 503 Service Unavailable"):
-        add_paper("arxiv:1503.02531", ["pruning"], root, f"{server}/broken", f"{server}/works/", TODAY)
+        add_paper("arxiv:1503.02531", ["pruning"], root, f"{server}/broken", f"{server}/works/", TODAY, LOCAL)
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(LookupFailed, match="cannot reach the arXiv API"):
-        add_paper("arxiv:1503.02531", ["pruning"], root, f"http://127.0.0.1:{port}/api/query", "", TODAY)
+        add_paper("arxiv:1503.02531", ["pruning"], root, f"http://127.0.0.1:{port}/api/query", "", TODAY, LOCAL)
 
 
 def test_unknown_category_and_unreadable_reference_are_refused_before_any_request(root: Path, server: str) -> None:
@@ -167,6 +168,7 @@ def test_the_command_uses_the_api_from_the_environment(
     root: Path, server: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setenv("KB_ARXIV_API", f"{server}/api/query")
+    monkeypatch.setenv("KB_ALLOW_NETWORK", "127.0.0.0/8")
     assert main(["add", "arxiv:1503.02531", "--category", "knowledge-distillation", "--catalog", str(root)]) == 0
     out = capsys.readouterr().out
     assert "hinton2015distilling.yaml" in out and "summary-written" in out
@@ -184,13 +186,14 @@ def test_parse_reference_tells_arxiv_from_doi() -> None:
 def test_requests_to_arxiv_org_are_three_seconds_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
     clock = [1000.0]
-    monkeypatch.setattr(arxiv, "_LAST_REQUEST", tmp_path / "last")
+    stamp = tmp_path / "state" / "last"
     monkeypatch.setattr(arxiv.time, "time", lambda: clock[0])
     monkeypatch.setattr(arxiv.time, "sleep", slept.append)
-    arxiv._wait_politely("https://export.arxiv.org/api/query")
+    arxiv._wait_politely("https://export.arxiv.org/api/query", stamp)
     clock[0] += 1.0
-    arxiv._wait_politely("https://export.arxiv.org/api/query")
-    arxiv._wait_politely("http://127.0.0.1:8000/api/query")  # a local server is not throttled
+    arxiv._wait_politely("https://export.arxiv.org/api/query", stamp)
+    arxiv._wait_politely("http://127.0.0.1:8000/api/query", stamp)  # a local server is not throttled
+    arxiv._wait_politely("https://notarxiv.org/api/query", stamp)  # nor a host that merely ends in arxiv.org
     assert slept == [pytest.approx(2.0)]
 
 

@@ -53,7 +53,9 @@ LISTS = [
     pytest.param(
         WHOLE,
         id="whole",
-        marks=pytest.mark.skipif(not WHOLE.is_dir(), reason="the whole lists of shared/anchors are not beside the repo"),
+        marks=pytest.mark.skipif(
+            not WHOLE.is_dir(), reason="the whole lists of shared/anchors are not beside the repo"
+        ),
     ),
 ]
 

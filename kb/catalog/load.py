@@ -86,7 +86,8 @@ def _message(error: dict[str, Any], model: type[BaseModel]) -> str:
     if kind not in ("value_error", "assertion_error") and "input" in error:
         got = error["input"]
         if isinstance(got, str | int | float | bool) or got is None:
-            msg += f", got {got!r}"
+            shown = repr(got)
+            msg += f", got {shown[:80]}…" if len(shown) > 80 else f", got {shown}"
     return msg
 
 
@@ -164,7 +165,10 @@ def entry_files(root: Path) -> Iterator[Path | Problem]:
     """Every entry file below `root`, or a problem for a file or folder where no entry may be."""
     kinds = [k.value for k in Kind]
     for child in sorted(root.iterdir()):
-        if child.is_dir() and child.name in kinds:
+        if child.is_symlink():
+            # A link could lead anywhere on the machine: its files are not the pull request's to hand us.
+            yield Problem(child, 1, "", "a symbolic link; catalog files and folders must be real, inside the catalog")
+        elif child.is_dir() and child.name in kinds:
             for path in sorted(child.iterdir()):
                 if path.suffix == ".yaml":
                     yield path

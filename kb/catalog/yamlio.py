@@ -3,8 +3,8 @@
 PyYAML's safe loader keeps the last of two equal keys without a word; here a duplicate key is an error. The file
 is parsed by libyaml (PyYAML's C parser) where it is installed, which is ten times faster than the pure-Python one;
 the nodes carry their line either way. A catalog file comes from a pull request, so reading it is bounded: regular
-files only (no symbolic links, devices or pipes), at most `MAX_FILE_BYTES`, no aliases of lists or mappings (a few hundred
-bytes of nested aliases expand to gigabytes), at most `MAX_NODES` values.
+files only (no symbolic links, devices or pipes), at most `MAX_FILE_BYTES`, no aliases of lists or mappings (a few
+hundred bytes of nested aliases expand to gigabytes), at most `MAX_NODES` values.
 """
 
 from __future__ import annotations

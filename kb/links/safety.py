@@ -19,10 +19,12 @@ import asyncio
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import httpcore
+import httpx
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 """Resolve `(host, port)` to IP address strings; raises `socket.gaierror` when the name does not resolve."""
@@ -196,3 +198,113 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     async def sleep(self, seconds: float) -> None:
         """Sleep on the running loop."""
         await asyncio.sleep(seconds)
+
+
+class Refused(Exception):
+    """A fetch that the address policy or a limit stopped; the message says which and why."""
+
+
+class _PinnedSyncBackend(httpcore.NetworkBackend):
+    """The synchronous twin of `PinnedBackend`: connects to `host` only, at the addresses that were checked."""
+
+    def __init__(self, host: str, addresses: list[str]) -> None:
+        self._host, self._addresses = host, addresses
+        self._plain = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        """Open a TCP connection to the first checked address that answers."""
+        if host != self._host:
+            raise httpcore.ConnectError(f"refused: pinned to {self._host}, not {host}")
+        failure: Exception = httpcore.ConnectError(f"no address for {host}")
+        for address in self._addresses:
+            try:
+                return self._plain.connect_tcp(address, port, timeout=timeout)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failure = error
+        raise failure
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        """Refused: a lookup never goes to a local socket."""
+        raise httpcore.ConnectError("unix sockets are never used")
+
+
+def checked_addresses(host: str, port: int, allow_networks: tuple[str, ...] = ()) -> list[str]:
+    """The addresses of `host` after the address check: every one must be public (or in `allow_networks`).
+
+    Raises:
+        Refused: When the name does not resolve or any address is refused.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise Refused(f"{host} does not resolve ({error})") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    for address in addresses:
+        problem = address_problem(address)
+        if problem and not address_in(address, allow_networks):
+            raise Refused(f"refused {host}: {problem}")
+    return addresses
+
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def fetch(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    allow_networks: tuple[str, ...] = (),
+    max_bytes: int = 5_000_000,
+    deadline_s: float = 60.0,
+    max_redirects: int = 5,
+) -> tuple[int, str, bytes]:
+    """GET `url` under the link checker's rules; returns the final status, the final URL and the body.
+
+    Every hop (the first request and each redirect) goes only to http(s) URLs without credentials, whose host
+    resolves to public addresses only (or to `allow_networks`, for tests), and connects to exactly the addresses
+    checked. The body is read to at most `max_bytes`; the whole fetch, redirects and slow bodies included, ends by
+    `deadline_s`.
+
+    Raises:
+        Refused: For a URL, an address, a redirect or a limit that the rules refuse.
+        httpcore.TimeoutException, httpcore.NetworkError: When the server does not answer or the connection fails.
+    """
+    start = time.monotonic()
+    for _ in range(max_redirects + 1):
+        parsed = httpx.URL(url)
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise Refused(f"refused {url[:100]}: only http and https URLs with a host are fetched")
+        if parsed.userinfo:
+            raise Refused(f"refused {parsed.host}: URLs with credentials are never fetched")
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        addresses = checked_addresses(parsed.host, port, allow_networks)
+        remaining = deadline_s - (time.monotonic() - start)
+        timeouts = {"connect": min(10.0, remaining), "read": min(10.0, remaining), "write": 10.0, "pool": 10.0}
+        with httpcore.ConnectionPool(network_backend=_PinnedSyncBackend(parsed.host, addresses)) as pool:
+            request_headers = [
+                (b"Host", parsed.netloc),
+                *((k.encode(), v.encode()) for k, v in (headers or {}).items()),
+            ]
+            with pool.stream("GET", str(parsed), headers=request_headers, extensions={"timeout": timeouts}) as response:
+                location = dict((k.lower(), v) for k, v in response.headers).get(b"location")
+                if response.status in REDIRECTS and location:
+                    url = str(parsed.join(location.decode("latin-1")))
+                    continue
+                body = bytearray()
+                for chunk in response.iter_stream():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise Refused(f"the answer from {parsed.host} is larger than {max_bytes:,} bytes; stopped")
+                    if time.monotonic() - start > deadline_s:
+                        raise Refused(f"{parsed.host} took longer than {deadline_s:g} s in all; stopped")
+                return response.status, url, bytes(body)
+    raise Refused(f"more than {max_redirects} redirects from {url[:100]}")

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import re
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from kb import paths
@@ -34,7 +37,8 @@ from kb.catalog.load import Record, write_entry
 from kb.catalog.problems import display_path
 from kb.catalog.schema import Entry, Kind, Source, suggest
 from kb.catalog.works import WorkIndex, load_same_work, unique_id
-from kb.catalog.yamlio import load_yaml
+from kb.catalog.yamlio import load_yaml, write_atomic
+from kb.links.safety import Refused, fetch
 
 ARXIV_API = "https://export.arxiv.org/api/query"
 CROSSREF_API = "https://api.crossref.org/works/"
@@ -43,8 +47,15 @@ PLACEHOLDER_SUMMARY = (
     f"{rules.PLACEHOLDER}: say in one to three sentences of your own what the paper does and why it matters."
 )
 POLITE_INTERVAL_S = 3.0  # arXiv's API terms: no more than one request every three seconds
-_LAST_REQUEST = Path(tempfile.gettempdir()) / "kb-arxiv-last-request"
+HEADERS = {"User-Agent": "efficient-dnn-kb (kb add)"}
 _ATOM = {"atom": "http://www.w3.org/2005/Atom", "arxiv": "http://arxiv.org/schemas/atom"}
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 class LookupFailed(Exception):
@@ -85,48 +96,74 @@ def parse_reference(text: str) -> tuple[str, str]:
         ) from None
 
 
-def _wait_politely(url: str) -> None:
-    """Sleep so that requests to arxiv.org are at least 3 s apart, across runs of `kb add` too."""
-    if not urlsplit(url).netloc.lower().endswith("arxiv.org"):
+def _wait_politely(url: str, stamp: Path) -> None:
+    """Sleep so that requests to arxiv.org are at least 3 s apart, across runs of `kb add` too.
+
+    The time of the last request is kept in `stamp`, a file of the user's own (not a fixed name in /tmp that
+    another user could plant a link at); only arxiv.org and its subdomains count.
+    """
+    host = (urlsplit(url).hostname or "").lower()
+    if host != "arxiv.org" and not host.endswith(".arxiv.org"):
         return
     try:
-        last = float(_LAST_REQUEST.read_text())
+        last = float(stamp.read_text())
     except (OSError, ValueError):
         last = 0.0
     delay = last + POLITE_INTERVAL_S - time.time()
     if delay > 0:
         time.sleep(delay)
-    _LAST_REQUEST.write_text(str(time.time()))
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(stamp, str(time.time()))
 
 
-def _get(client: httpx.Client, url: str, params: dict[str, str] | None, service: str) -> httpx.Response:
-    _wait_politely(url)
+@dataclass
+class Answer:
+    """A lookup's answer: the HTTP status and the body."""
+
+    status: int
+    content: bytes
+
+    def json(self) -> Any:
+        """The body as JSON."""
+        return json.loads(self.content)
+
+
+def _get(url: str, params: dict[str, str] | None, service: str, allow_networks: tuple[str, ...]) -> Answer:
+    if params:
+        url = str(httpx.URL(url, params=params))
+    _wait_politely(url, paths.USER_STATE / "arxiv-last-request")
     try:
-        response = client.get(url, params=params)
-    except httpx.ConnectError as error:
+        status, _, body = fetch(url, headers=HEADERS, allow_networks=allow_networks, max_bytes=2_000_000, deadline_s=60)
+    except Refused as error:
+        raise LookupFailed(f"the {service}: {error}") from None
+    except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
         raise LookupFailed(f"cannot reach the {service} at {url} ({error}); check the network or the address") from None
-    except httpx.TimeoutException:
+    except httpcore.TimeoutException:
         raise LookupFailed(f"the {service} at {url} did not answer in time; try again later") from None
-    except httpx.HTTPError as error:
+    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as error:
         raise LookupFailed(f"request to the {service} at {url} failed: {error}") from None
-    return response
+    return Answer(status, body)
 
 
-def fetch_arxiv(arxiv_id: str, api_url: str, client: httpx.Client) -> Paper:
+def fetch_arxiv(arxiv_id: str, api_url: str, allow_networks: tuple[str, ...] = ()) -> Paper:
     """The metadata of one arXiv paper from the arXiv API's Atom answer.
 
     Raises:
         LookupFailed: On a network or HTTP error, an answer that is not Atom, or an id arXiv does not know.
     """
-    response = _get(client, api_url, {"id_list": arxiv_id, "max_results": "1"}, "arXiv API")
-    if response.status_code >= 400:
+    response = _get(api_url, {"id_list": arxiv_id, "max_results": "1"}, "arXiv API", allow_networks)
+    if response.status >= 400:
         raise LookupFailed(
-            f"the arXiv API answered {response.status_code} {response.reason_phrase} for {arxiv_id}; try again later"
+            f"the arXiv API answered {response.status} {_reason(response.status)} for {arxiv_id}; try again later"
         )
     try:
         feed = ET.fromstring(response.content)
     except ET.ParseError:
         raise LookupFailed(f"the arXiv API at {api_url} did not answer in Atom; check --api-url") from None
+    if feed.tag != f"{{{_ATOM['atom']}}}feed":
+        raise LookupFailed(
+            f"the arXiv API at {api_url} sent XML that is no Atom feed ({feed.tag[:60]}); check --api-url"
+        )
     entry = feed.find("atom:entry", _ATOM)
     entry_id = entry.findtext("atom:id", "", _ATOM) if entry is not None else ""
     title = entry.findtext("atom:title", "", _ATOM) if entry is not None else ""
@@ -145,18 +182,18 @@ def fetch_arxiv(arxiv_id: str, api_url: str, client: httpx.Client) -> Paper:
     )
 
 
-def fetch_doi(doi: str, api_url: str, client: httpx.Client) -> Paper:
+def fetch_doi(doi: str, api_url: str, allow_networks: tuple[str, ...] = ()) -> Paper:
     """The metadata of a DOI from a Crossref-style JSON endpoint (`GET <api_url><doi>` -> `{"message": {...}}`).
 
     Raises:
         LookupFailed: On a network or HTTP error, a DOI the service does not know, or an answer without a title.
     """
     url = api_url.rstrip("/") + "/" + doi
-    response = _get(client, url, None, "DOI service")
-    if response.status_code == 404:
+    response = _get(url, None, "DOI service", allow_networks)
+    if response.status == 404:
         raise LookupFailed(f"the DOI service knows no DOI {doi}; check it at https://doi.org/{doi}")
-    if response.status_code >= 400:
-        raise LookupFailed(f"the DOI service answered {response.status_code} {response.reason_phrase}; try later")
+    if response.status >= 400:
+        raise LookupFailed(f"the DOI service answered {response.status} {_reason(response.status)}; try later")
     try:
         message = response.json()["message"]
         title = " ".join(message["title"][0].split())
@@ -169,7 +206,13 @@ def fetch_doi(doi: str, api_url: str, client: httpx.Client) -> Paper:
 
 
 def add_paper(
-    reference: str, categories: list[str], root: Path, api_url: str, crossref_url: str, today: dt.date | None = None
+    reference: str,
+    categories: list[str],
+    root: Path,
+    api_url: str,
+    crossref_url: str,
+    today: dt.date | None = None,
+    allow_networks: tuple[str, ...] = (),
 ) -> tuple[Path, list[str]]:
     """Look `reference` up and write its entry file under `root`; returns the path and the remaining problems.
 
@@ -185,9 +228,10 @@ def add_paper(
             hint = suggest(category, allowed)
             raise LookupFailed(f"unknown category '{category}'{hint} (allowed: {', '.join(allowed)})")
     kind, value = parse_reference(reference)
-    headers = {"User-Agent": "efficient-dnn-kb (kb add)"}
-    with httpx.Client(timeout=20.0, follow_redirects=True, headers=headers) as client:
-        paper = fetch_arxiv(value, api_url, client) if kind == "arxiv" else fetch_doi(value, crossref_url, client)
+    if kind == "arxiv":
+        paper = fetch_arxiv(value, api_url, allow_networks)
+    else:
+        paper = fetch_doi(value, crossref_url, allow_networks)
     same_work = load_same_work(root / "same-work.yaml")
     duplicate = WorkIndex(catalog.entries, same_work, loose=False).find(paper.title, paper.arxiv, paper.doi)
     if duplicate is not None:
@@ -221,7 +265,14 @@ def add_paper(
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        path, problems = add_paper(args.reference, args.category, args.catalog, args.api_url, args.crossref_url)
+        path, problems = add_paper(
+            args.reference,
+            args.category,
+            args.catalog,
+            args.api_url,
+            args.crossref_url,
+            allow_networks=tuple(args.allow_network),
+        )
     except LookupFailed as error:
         print(f"kb add: {error}", file=sys.stderr)
         return 1
@@ -253,4 +304,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="Crossref-style works address for DOIs (env KB_CROSSREF_API)",
     )
     add.add_argument("--catalog", type=Path, default=paths.CATALOG, help="catalog folder")
+    add.add_argument(
+        "--allow-network",
+        action="append",
+        default=[n for n in os.environ.get("KB_ALLOW_NETWORK", "").split(",") if n],
+        metavar="CIDR",
+        help="also allow these private networks, e.g. 127.0.0.0/8 for a local test server (env KB_ALLOW_NETWORK)",
+    )
     add.set_defaults(handler=_run)

@@ -9,7 +9,8 @@ _LATEX_SPECIAL = str.maketrans({"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", 
 
 
 def _value(text: str) -> str:
-    return "{" + text.translate(_LATEX_SPECIAL) + "}"
+    # One line whatever the text holds: a line break would end the record inside the page's fenced block.
+    return "{" + " ".join(text.split()).translate(_LATEX_SPECIAL) + "}"
 
 
 def entry_bibtex(entry: Entry, venue_type: str | None = None) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import re
 import json
 import sys
 import xml.etree.ElementTree as ET
@@ -52,13 +53,23 @@ CSV_COLUMNS: dict[str, str] = {
 }
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such a cell gets a
+# leading apostrophe, which spreadsheets show as text and hide.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """`text` as a CSV cell that no spreadsheet reads as a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def _csv_value(entry: Entry, column: str) -> str:
     value = getattr(entry, column)
     if column == "code":
-        return LIST_SEPARATOR.join(link.url for link in value)
+        return csv_cell(LIST_SEPARATOR.join(link.url for link in value))
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(str(item) for item in value)
-    return "" if value is None else str(value)
+        return csv_cell(LIST_SEPARATOR.join(str(item) for item in value))
+    return "" if value is None else csv_cell(str(value))
 
 
 def catalog_json(catalog: Catalog) -> str:
@@ -89,14 +100,24 @@ def catalog_csv(catalog: Catalog) -> str:
     return buffer.getvalue()
 
 
+# Characters XML 1.0 cannot hold at all, not even escaped; the schema refuses them, this keeps the feed well-formed
+# whatever reaches it.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` without the characters that would make an XML document ill-formed."""
+    return _NOT_XML.sub("", text)
+
+
 def catalog_feed(catalog: Catalog, site_url: str = SITE_URL, size: int = FEED_SIZE) -> str:
     """An Atom feed of the `size` most recently added entries, newest first; each links to its page on the site."""
     atom = "http://www.w3.org/2005/Atom"
     ET.register_namespace("", atom)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{atom}}}{tag}", attrs)
-        element.text = text
+        element = ET.SubElement(parent, f"{{{atom}}}{tag}", {k: xml_text(v) for k, v in attrs.items()})
+        element.text = None if text is None else xml_text(text)
         return element
 
     recent = sorted(catalog.entries, key=lambda e: (e.added, e.id), reverse=True)[:size]
