@@ -65,16 +65,26 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _site(args: argparse.Namespace) -> int:
     """`kb generate` writes the generated pages; `kb build` also runs MkDocs."""
+    import subprocess
+
     from kb.site import build as site
+    from kb.site.pages import GenerationError
 
     catalog = clean_catalog(args.catalog)
     if catalog is None:
         return 1
-    if args.command == "generate":
-        site.generate(catalog, args.docs)
-        print(f"generated the pages of {len(catalog.entries)} entries into {args.docs}", file=sys.stderr)
-        return 0
-    times = site.build(catalog, args.config, args.site_dir)
+    try:
+        if args.command == "generate":
+            site.generate(catalog, args.docs)
+            print(f"generated the pages of {len(catalog.entries)} entries into {args.docs}", file=sys.stderr)
+            return 0
+        times = site.build(catalog, args.config, args.site_dir)
+    except GenerationError as error:
+        print(f"kb {args.command}: {error}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError:
+        print("kb build: `mkdocs build --strict` failed; its messages are above", file=sys.stderr)
+        return 1
     total = times.generate + times.mkdocs
     print(
         f"built {args.site_dir} from {len(catalog.entries)} entries in {total:.1f} s: "
@@ -131,7 +141,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kb` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv[0] if argv else None).parse_args(argv)
-    return int(args.handler(args) or 0)
+    # Every command's own errors are one-line messages; these are what is left: the user stopping it, and the
+    # file system refusing (a read-only folder, a full disk). Neither deserves a traceback.
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print(f"kb {args.command}: interrupted; files are written whole or not at all", file=sys.stderr)
+        return 130
+    except OSError as error:
+        where = f" {error.filename}" if error.filename else ""
+        print(f"kb {args.command}: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from kb import paths
 from kb.catalog.problems import Problem
-from kb.catalog.schema import Category, Entry, Kind, Venue, suggest
+from kb.catalog.schema import Category, Entry, Exclusion, Kind, Venue, suggest
 from kb.catalog.vocabulary import Vocabulary
 from kb.catalog.yamlio import Loc, Located, YamlError, load_yaml, write_atomic
 
@@ -45,6 +45,7 @@ class Catalog:
     root: Path
     vocabulary: Vocabulary
     records: list[Record] = field(default_factory=list)
+    excluded: list[Exclusion] = field(default_factory=list)
 
     @property
     def entries(self) -> list[Entry]:
@@ -52,10 +53,13 @@ class Catalog:
         return [record.entry for record in self.records]
 
     def by_id(self) -> dict[str, Entry]:
-        """Entries by id (the first loaded, when an id is taken twice)."""
+        """Entries by id and by every alias (an old id keeps naming its entry); the first loaded wins a tie."""
         found: dict[str, Entry] = {}
         for record in self.records:
             found.setdefault(record.entry.id, record.entry)
+        for record in self.records:
+            for alias in record.entry.aliases:
+                found.setdefault(alias, record.entry)
         return found
 
     def in_category(self, category_id: str) -> list[Entry]:
@@ -191,6 +195,9 @@ def load_catalog(root: Path = paths.CATALOG, vocabulary_root: Path | None = None
     """
     vocabulary, problems = load_vocabulary(vocabulary_root or root)
     catalog = Catalog(root, vocabulary)
+    if (root / EXCLUDED_FILE).exists():
+        catalog.excluded, found = _load_list(root / EXCLUDED_FILE, "excluded", Exclusion)
+        problems += found
     context = {"vocabulary": vocabulary}
     for item in entry_files(root):
         if isinstance(item, Problem):
@@ -210,6 +217,7 @@ def load_catalog(root: Path = paths.CATALOG, vocabulary_root: Path | None = None
 
 
 SCHEMA_FILE = "entry.schema.json"
+EXCLUDED_FILE = "excluded.yaml"
 
 
 class _PlainDumper(yaml.SafeDumper):

@@ -102,6 +102,24 @@ def _no_duplicate_work(catalog: Catalog) -> Iterator[Problem]:
                 break
 
 
+@rule("not-excluded", "No entry is a work that `catalog/excluded.yaml` removed as out of scope.")
+def _not_excluded(catalog: Catalog) -> Iterator[Problem]:
+    removed = {}
+    index = WorkIndex([], [], loose=False)
+    for exclusion in catalog.excluded:
+        for key in index.keys(exclusion.title, exclusion.arxiv, exclusion.doi):
+            removed[key] = exclusion
+    for record in catalog.records:
+        entry = record.entry
+        hit = next((removed[k] for k in index.keys(entry.title, entry.arxiv, entry.doi) if k in removed), None)
+        if hit is not None:
+            yield record.problem(
+                ("title",),
+                f"out of scope ({hit.reason}): catalog/excluded.yaml removed it as '{hit.id}'; delete this file, or "
+                "take the work out of excluded.yaml if it belongs here after all",
+            )
+
+
 @rule("paper-metadata", "A paper names its authors (unless imported from lists that name none) and its year.")
 def _paper_metadata(catalog: Catalog) -> Iterator[Problem]:
     for record in catalog.records:

@@ -136,6 +136,16 @@ class Venue(Strict):
     )
 
 
+class Exclusion(Strict):
+    """A work removed from the catalog as out of scope (`catalog/excluded.yaml`); imports skip it."""
+
+    id: str = Field(pattern=ID_PATTERN, description="The id the entry had, so that old links can be explained.")
+    title: Text(300, 3) = Field(description="Its title, as the lists write it (an import matches it by title).")
+    arxiv: Text(40) | None = Field(default=None, description="Its arXiv id, when it has one.")
+    doi: Text(200) | None = Field(default=None, description="Its DOI, when it has one.")
+    reason: Text(200, 5) = Field(description="Why it is out of scope, e.g. `gradient compression for training`.")
+
+
 class CodeLink(Strict):
     """A repository with code for the entry."""
 

@@ -16,8 +16,11 @@ import yaml
 
 from kb import paths
 from kb.catalog.checked import clean_catalog
-from kb.importer.merge import ImportReport, import_list, list_source, write_changes
+from kb.catalog.yamlio import YamlError, read_text_bounded
+from kb.importer.merge import ImportReport, WriteFailed, import_list, list_source, write_changes
 from kb.importer.section_map import DEFAULT_SECTIONS, SectionMap
+
+MAX_LIST_BYTES = 10_000_000  # the largest awesome-lists are a few hundred kilobytes
 
 
 def _print_text(report: ImportReport) -> None:
@@ -43,7 +46,11 @@ def _print_text(report: ImportReport) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    markdown = args.file.read_text(encoding="utf-8")
+    try:
+        markdown = read_text_bounded(args.file, MAX_LIST_BYTES)
+    except YamlError as error:
+        print(f"kb import: {error}", file=sys.stderr)
+        return 2
     repository = args.source or _repository_of(args.file)
     if repository is None:
         print(f"cannot tell which repository {args.file} comes from; pass --source owner/repo", file=sys.stderr)
@@ -60,7 +67,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.same_work.exists():
         same_work = yaml.safe_load(args.same_work.read_text(encoding="utf-8"))["same_work"]
     report = import_list(markdown, list_source(repository), catalog, sections, same_work=same_work)
-    written = write_changes(args.catalog, report.changed.values()) if args.write else None
+    try:
+        written = write_changes(args.catalog, report.changed.values()) if args.write else None
+    except WriteFailed as error:
+        print(f"kb import: {error}", file=sys.stderr)
+        return 1
     if args.format == "json":
         for outcome in report.outcomes:
             print(json.dumps(outcome.as_json(), ensure_ascii=False))

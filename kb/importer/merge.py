@@ -14,6 +14,7 @@ Running it twice changes nothing the second time.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,9 +22,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from kb.catalog.load import Catalog, write_entry
+from kb.catalog.load import Catalog, entry_yaml
 from kb.catalog.schema import CodeLink, Entry, Kind, Source
 from kb.catalog.works import WorkIndex, unique_id
+from kb.catalog.yamlio import stage_text
 from kb.importer.list_entries import Fields, Skip, read_fields
 from kb.importer.markdown_links import links, read_items
 from kb.importer.section_map import OffTopic, SectionMap
@@ -113,6 +115,12 @@ class _Importer:
         self.catalog, self.sections, self.today = catalog, sections, today
         self.entries: dict[str, Entry] = {e.id: e for e in catalog.entries}
         self.works = WorkIndex(self.entries.values(), same_work, loose=True)
+        # Works removed as out of scope (catalog/excluded.yaml): a re-import must not bring them back.
+        self.excluded = {
+            key: exclusion
+            for exclusion in catalog.excluded
+            for key in self.works.keys(exclusion.title, exclusion.arxiv, exclusion.doi)
+        }
         self.report = ImportReport(source)
         self.first_line: dict[str, int] = {}
 
@@ -134,6 +142,11 @@ class _Importer:
             return None
 
     def add(self, fields: Fields, headings: tuple[str, ...]) -> None:
+        keys = self.works.keys(fields.title, fields.arxiv, fields.doi)
+        excluded = next((self.excluded[k] for k in keys if k in self.excluded), None)
+        if excluded is not None:
+            self.report.skipped.append((fields.line, f"excluded: {excluded.reason} (catalog/excluded.yaml)"))
+            return
         try:
             categories = self.sections.categories(headings, fields.title)
         except OffTopic as error:
@@ -264,6 +277,36 @@ def import_list(
     return importer.report
 
 
+class WriteFailed(Exception):
+    """`--write` could not finish; the message says what was and was not written."""
+
+
 def write_changes(root: Path, entries: Iterable[Entry]) -> list[Path]:
-    """Write each entry to its file under `root`, atomically; returns the paths."""
-    return [write_entry(root, entry) for entry in entries]
+    """Write every entry to its file under `root`, all or nothing as far as the file system allows.
+
+    Each file is written in full to a temporary file beside its target first; only when all are written are they
+    renamed into place, so a full disk or a read-only folder leaves the catalog as it was.
+
+    Raises:
+        WriteFailed: Naming the file that failed and, when renames had begun, the files already in place.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for entry in entries:
+            target = root / entry.kind.value / f"{entry.id}.yaml"
+            staged.append((stage_text(target, entry_yaml(entry)), target))
+    except OSError as error:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise WriteFailed(f"cannot write {error.filename or root}: {error.strerror}; nothing was written") from None
+    done: list[Path] = []
+    for number, (temporary, target) in enumerate(staged):
+        try:
+            os.replace(temporary, target)
+        except OSError as error:
+            for left, _ in staged[number:]:
+                left.unlink(missing_ok=True)
+            written = ", ".join(str(p) for p in done) or "none"
+            raise WriteFailed(f"cannot replace {target}: {error.strerror}; already written: {written}") from None
+        done.append(target)
+    return done

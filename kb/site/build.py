@@ -8,6 +8,7 @@ completely beside its final place and then swapped in, so a failed generation le
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ from kb.links.results import DEFAULT_CACHE, load_link_results
 from kb.site import exports, impl_pages, pages
 
 GENERATED_DIRS = ("categories", "entries", "impls", "downloads")
-GENERATED_FILES = ("index.md", "tags.md", "link-health.md")
+GENERATED_FILES = ("index.md", "tags.md", "link-health.md", "contributing.md")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class BuildTimes:
 def render_site(catalog: Catalog, docs_dir: Path) -> dict[str, str]:
     """Every generated page, by path relative to `docs_dir`."""
     files = {"index.md": pages.render_home(catalog), "tags.md": pages.render_tags()}
+    # The contributor guide is the repository's CONTRIBUTING.md, copied here rather than included with the
+    # snippets extension, which could be made to include any file of the checkout.
+    contributing = docs_dir.parent / "CONTRIBUTING.md"
+    if contributing.is_file():
+        files["contributing.md"] = contributing.read_text(encoding="utf-8")
     for category in catalog.vocabulary.categories.values():
         article_path = docs_dir / "articles" / f"{category.id}.md"
         article = article_path.read_text(encoding="utf-8") if article_path.exists() else ""
@@ -74,6 +80,27 @@ def generate(catalog: Catalog, docs_dir: Path, link_results: Path = DEFAULT_CACH
     for entry in catalog.entries:
         files[f"entries/{entry.id}.md"] = pages.render_entry(catalog, entry, lambda url: link_badge(results.get(url)))
     write_generated(files, docs_dir, catalog)
+    write_redirects(catalog, docs_dir / "entries")
+
+
+def write_redirects(catalog: Catalog, entries_dir: Path) -> None:
+    """A small HTML page at every old id (`entries/<alias>/index.html`) that sends the reader to the entry.
+
+    Plain HTML that MkDocs copies as it is (no theme plugin): a link to an old id, from a citation or a bookmark,
+    keeps working after an entry is renamed.
+    """
+    for entry in catalog.entries:
+        for alias in entry.aliases:
+            target = f"../{entry.id}/"
+            page = (
+                '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+                f'<title>Moved: {html.escape(entry.title)}</title>'
+                f'<meta http-equiv="refresh" content="0; url={target}">'
+                f'<link rel="canonical" href="{target}"></head>\n'
+                f'<body><p>This entry is now <a href="{target}">{html.escape(entry.title)}</a>.</p></body></html>\n'
+            )
+            (entries_dir / alias).mkdir(parents=True, exist_ok=True)
+            (entries_dir / alias / "index.html").write_text(page, encoding="utf-8")
 
 
 def run_mkdocs(config: Path, site_dir: Path) -> None:
