@@ -249,3 +249,45 @@ def test_styles_of_lists_not_developed_against(root: Path) -> None:
     assert (pact.fields.authors, pact.venue, pact.year) == ([], None, 2018)  # a description is no author list
     lsq = papers["LSQ: Learned Step Size Quantization"]
     assert (lsq.venue, lsq.year) == ("ICLR", 2020)  # `- ICLR 2020`
+
+
+def test_formats_of_lists_never_seen(root: Path) -> None:
+    """Titles outside badge links, venue tags as link texts, `<br>` cells with shields.io badges, trailing authors,
+    all under one heading ("Papers") that catalog/sections.yaml does not map."""
+    report = run(root, "unseen-formats.md", "someone/awesome-efficient-llm")
+    papers = by_title(report)
+    assert not [reason for _, reason in report.skipped if not reason.startswith("duplicate")]
+    awq = papers["AWQ: Activation-aware Weight Quantization for LLM Compression and Acceleration"]
+    assert awq.fields.arxiv == "2306.00978" and awq.categories[:2] == ["quantization", "language-models"]
+    gptq = papers["GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers"]
+    assert gptq.fields.code[0]["url"] == "https://github.com/IST-DASLab/gptq"
+    fastvit = papers["FastViT: A Fast Hybrid Vision Transformer using Structural Reparameterization"]
+    assert (fastvit.year, fastvit.venue) == (2023, "CVPR")
+    smooth = papers["SmoothQuant: Accurate and Efficient Post-Training Quantization for Large Language Models"]
+    assert smooth.fields.authors[0] == "Guangxuan Xiao" and len(smooth.fields.authors) == 6 and smooth.year == 2023
+    sparse = papers["SparseGPT: Massive Language Models Can Be Accurately Pruned in One-Shot"]
+    assert (sparse.venue, sparse.year, sparse.fields.authors) == ("ICML", 2023, ["Elias Frantar", "Dan Alistarh"])
+    # The table's AWQ row is the same paper as the list item: merged, not a second entry.
+    assert [o.action for o in report.outcomes].count("duplicate") == 1
+    assert {line for line, _ in report.fallback} >= {5, 6, 7, 8, 9, 14}  # every paper filed, and said so
+
+
+def test_an_unmapped_heading_uses_the_category_given(root: Path) -> None:
+    catalog, _ = load_catalog(root)
+    sections = SectionMap.load(paths.SECTIONS, catalog.vocabulary)
+    markdown = "# Reading\n\n## Papers\n\n- [Optimal Brain Damage](https://example.org/obd) (NeurIPS 1990)\n"
+    report = import_list(markdown, list_source("a/b"), catalog, sections, TODAY, category="pruning")
+    (outcome,) = report.outcomes
+    assert outcome.categories == ["pruning"] and report.fallback == [(5, "pruning")]
+
+
+def test_an_excluded_work_is_not_imported_again(root: Path) -> None:
+    (root / "excluded.yaml").write_text(
+        "excluded:\n  - {id: terngrad2017ternary, title: 'TernGrad: Ternary Gradients to Reduce Communication in "
+        "Distributed Deep Learning', arxiv: '1705.07878', reason: gradient compression for distributed training}\n"
+    )
+    catalog, _ = load_catalog(root)
+    sections = SectionMap.load(paths.SECTIONS, catalog.vocabulary)
+    markdown = "# Quantization\n\n- [TernGrad](https://arxiv.org/abs/1705.07878) NeurIPS 2017\n"
+    report = import_list(markdown, list_source("a/b"), catalog, sections, TODAY)
+    assert not report.outcomes and "excluded: gradient compression" in report.skipped[0][1]

@@ -43,6 +43,12 @@ def _print_text(report: ImportReport) -> None:
         print("venues not in catalog/venues.yaml (left out; add the real ones there and import again):")
         for venue, lines in sorted(report.unknown_venues.items()):
             print(f"  {venue!r} on line(s) {', '.join(map(str, lines))}")
+    if report.fallback:
+        print(
+            "under headings that catalog/sections.yaml does not map, filed by their own words or the list's category:"
+        )
+        for line, category in report.fallback:
+            print(f"  L{line:<5} {category}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -66,7 +72,12 @@ def _run(args: argparse.Namespace) -> int:
     same_work = []
     if args.same_work.exists():
         same_work = yaml.safe_load(args.same_work.read_text(encoding="utf-8"))["same_work"]
-    report = import_list(markdown, list_source(repository), catalog, sections, same_work=same_work)
+    if args.category and args.category not in catalog.vocabulary.categories:
+        print(f"kb import: unknown category '{args.category}'; use an id of catalog/taxonomy.yaml", file=sys.stderr)
+        return 2
+    report = import_list(
+        markdown, list_source(repository), catalog, sections, same_work=same_work, category=args.category
+    )
     try:
         written = write_changes(args.catalog, report.changed.values()) if args.write else None
     except WriteFailed as error:
@@ -126,4 +137,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="groups of titles that name one work (default: catalog/same-work.yaml)",
     )
     awesome.add_argument("--catalog", type=Path, default=paths.CATALOG, help="catalog folder")
+    awesome.add_argument(
+        "--category",
+        help="category of papers under headings that sections.yaml does not map (default: from the list's title)",
+    )
     awesome.set_defaults(handler=_run)

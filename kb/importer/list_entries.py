@@ -18,6 +18,7 @@ knows that `NIPS` is NeurIPS and that `IHT` is no venue at all.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -213,6 +214,50 @@ def _trailing(text: str, fields: Fields, is_venue: Callable[[str], bool]) -> Non
             fields.authors += names
 
 
+# Link texts that mark a link rather than name a paper: code, stars, a project page, a venue tag (`cvpr2023`,
+# `ICML'24`); together with `_GENERIC_LINK` and image-only links (shields.io badges) they are never the title.
+_BADGE_TEXT = re.compile(
+    r"^\W*(?:code|codes|github|gitlab|star|stars|project|project page|website|demo|video|slides|blog|poster|"
+    r"supp|supplementary|bibtex|model|models|weights|[a-z]{2,12}[-' ]?'?(?:19|20)?\d{2})\W*$",
+    re.IGNORECASE,
+)
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# A shields.io badge `https://img.shields.io/badge/<label>-<message>-<colour>`: `Conference-ICML'24-blue`.
+_SHIELD = re.compile(r"img\.shields\.io/badge/([^-/)\s]+)-([^-/)\s]+)-", re.IGNORECASE)
+
+
+def _is_badge(link: Link) -> bool:
+    """A link that marks something about the paper (its PDF, code, venue, stars) instead of naming it."""
+    return not link.text.strip() or bool(_GENERIC_LINK.match(link.text) or _BADGE_TEXT.match(link.text))
+
+
+def _shield_venues(text: str) -> list[str]:
+    """Venues written as shields.io badges (`Conference-ICML'24`, `Publish-CVPR'23`); stars and the like are not."""
+    found = []
+    for label, message in _SHIELD.findall(text):
+        label = urllib.parse.unquote(label).lower()
+        if label in ("conference", "publish", "venue", "journal", "accepted", "workshop") or label.isdigit():
+            found.append(urllib.parse.unquote(message).replace("_", " "))
+    return found
+
+
+def _title_segment(cell: str) -> tuple[str, str]:
+    """The `<br>`-separated part of a cell whose link names the paper, and the rest of the cell."""
+    parts = _BREAK.split(cell)
+    chosen = next((i for i, part in enumerate(parts) if any(not _is_badge(link) for link in links(part))), 0)
+    return parts[chosen], " ".join(parts[chosen + 1 :])
+
+
+def _title_after(text: str) -> tuple[str, str]:
+    """The title written after the badge links (`] Title, Authors`), up to the next link, and the rest."""
+    rest = text
+    while (match := re.match(r"\s*[\[\]\s]*(?:\[[^\]]*\]\([^)]*\)[\]\s]*)+", rest)) and match.end():
+        rest = rest[match.end() :]  # more badge links right after the first one
+    title_part = re.split(r"\[[^\]]*\]\(|<br", rest, maxsplit=1)[0]
+    title = plain(_BRACKET_TAG.sub(" ", title_part)).strip(" .,-–—:|[]")
+    return title, rest[len(title_part) :]
+
+
 def _title_before(text: str) -> tuple[str, str]:
     """The title written before a `[paper](url)` link (`**Title**, ...` or `Title. Authors. ...`) and the rest."""
     if match := _EMPHASIZED.search(text):
@@ -236,23 +281,40 @@ def read_fields(item: Item, is_venue: Callable[[str], bool]) -> Fields:
     title_text = item.cells.get("title", item.text) if item.is_row else item.text
     if item.is_row and not links(title_text):  # a table without a title column: the first cell with a link
         title_text = next((c for c in item.cells.values() if links(c)), "")
+    badges = _shield_venues(title_text)
+    if item.is_row and _BREAK.search(title_text):  # `[stars](..) <br> [Title](url) <br> Authors` in one cell
+        title_text, others_text = _title_segment(title_text)
+        names = [n for seg in plain(remove_links(others_text)).split(",") for n in (_names(seg.strip(" .")) or [])]
+        if "authors" not in item.cells and names:
+            item.cells["authors"] = ", ".join(names)
     spans = link_spans(title_text)
     if not spans:
         raise Skip("no link")
-    main, start, end = spans[0]
+    index = next((i for i, (link, _, _) in enumerate(spans) if not _is_badge(link)), None)
+    if index is None:  # only badges (`[[arXiv](url)] Title`): the paper is the first link that is not code
+        index = next((i for i, (link, _, _) in enumerate(spans) if link.url and not _code_link(link)), 0)
+    main, start, end = spans[index]
     if not main.url:
         raise Skip("empty link")
     if main.url.startswith("#"):
         raise Skip("link inside the page (table of contents)")
     lead, tail = title_text[:start], title_text[end:]
     title = re.sub(r"\s+\(?github\)?$", "", main.text, flags=re.IGNORECASE).strip(" .-:")  # `Title github`
-    if not item.is_row and _GENERIC_LINK.match(main.text):  # `**Title**, CVPR 2019 [[paper](url)] [[code](url)]`
-        title, rest = _title_before(lead)
-        lead, tail = "", f"{rest} {tail}"
+    if _is_badge(main):
+        # The title is written outside the link: before it (`**Title**, CVPR 2019 [[paper](url)]`) or, when only
+        # tags stand there, after the links (`[[arXiv](url)] [[Code](url)] Title`).
+        before = _BRACKET_TAG.sub(" ", remove_links(lead)).strip(" -–—:|,[]")
+        if len(before) >= 3:
+            title, rest = _title_before(lead)
+            lead, tail = "", f"{rest} {tail}"
+        else:
+            title, tail = _title_after(tail)
     if len(title) < 3:
         raise Skip("link without a title")
     section = " > ".join(item.sections[1:] or item.sections)
     fields = Fields(item.line, section, title)
+    for badge in badges:
+        _venue_and_year(badge, fields, is_venue)
     fields.url = clean_url(main.url, fields)
     fields.arxiv = find_arxiv(main.url)
     fields.doi = doi_from_url(main.url)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 # `[text](target)` but not an image `![alt](src)`; the text may hold one level of brackets (`[[Code](url)]`
 # is a bracket around a link, and the regex finds the inner link). Linear time on hostile lines: the target
-# holds no brackets, spaces or angle brackets (one level of parentheses, as in Wikipedia URLs), so a failed
+# holds no brackets, line breaks or angle brackets (one level of parentheses, as in Wikipedia URLs), so a failed
 # match stops at the next `[`; the text is at most `MAX_LINK_TEXT` characters, so no start scans far.
 MAX_LINK_TEXT = 500
-_TARGET = r"[^()<>\[\]\s]*(?:\([^()<>\[\]\s]*\)[^()<>\[\]\s]*)*"
+_TARGET = r"[^()<>\[\]\n]*(?:\([^()<>\[\]\n]*\)[^()<>\[\]\n]*)*"
 _LINK = re.compile(
     rf"(?<!!)\[((?:[^\[\]]|\[[^\[\]]{{0,{MAX_LINK_TEXT}}}\]){{0,{MAX_LINK_TEXT}}})\]\(\s*<?({_TARGET})>?\s*\)"
 )

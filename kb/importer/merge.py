@@ -27,7 +27,7 @@ from kb.catalog.schema import CodeLink, Entry, Kind, Source
 from kb.catalog.works import WorkIndex, unique_id
 from kb.catalog.yamlio import stage_text
 from kb.importer.list_entries import Fields, Skip, read_fields
-from kb.importer.markdown_links import links, read_items
+from kb.importer.markdown_links import links, plain, read_items
 from kb.importer.section_map import OffTopic, SectionMap
 
 SOURCE_PREFIX = "awesome-list:"
@@ -90,6 +90,8 @@ class ImportReport:
     notes: list[tuple[int, str]] = field(default_factory=list)
     unknown_venues: dict[str, list[int]] = field(default_factory=dict)
     changed: dict[str, Entry] = field(default_factory=dict)
+    # Lines under headings that no section rule maps, filed by their own words or the list's category.
+    fallback: list[tuple[int, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Parsed papers by action, and skipped lines by the kind of reason (the text before its first colon)."""
@@ -123,6 +125,7 @@ class _Importer:
         }
         self.report = ImportReport(source)
         self.first_line: dict[str, int] = {}
+        self.fallback: str | None = None
 
     def is_venue(self, text: str) -> bool:
         """Whether the venue vocabulary knows `text` (any spelling, with or without a year)."""
@@ -148,7 +151,9 @@ class _Importer:
             self.report.skipped.append((fields.line, f"excluded: {excluded.reason} (catalog/excluded.yaml)"))
             return
         try:
-            categories = self.sections.categories(headings, fields.title)
+            categories = self.sections.categories(headings, fields.title, self.fallback)
+            if not self.sections.mapped(headings):
+                self.report.fallback.append((fields.line, categories[0]))
         except OffTopic as error:
             self.report.skipped.append((fields.line, str(error)))
             return
@@ -162,7 +167,8 @@ class _Importer:
             self._merge(self.entries[found.id], fields, categories, venue, year)
 
     def _create(self, fields: Fields, categories: list[str], venue: str | None, year: int | None) -> None:
-        entry_id = unique_id(fields.authors, year, fields.title, self.entries)
+        taken = {*self.entries, *(alias for e in self.entries.values() for alias in e.aliases)}
+        entry_id = unique_id(fields.authors, year, fields.title, taken)
         data = {
             "id": entry_id,
             "kind": Kind.paper,
@@ -251,6 +257,7 @@ def import_list(
     sections: SectionMap,
     today: dt.date | None = None,
     same_work: list[list[str]] | None = None,
+    category: str | None = None,
 ) -> ImportReport:
     """Plan the import of one list into `catalog`: nothing is written; `report.changed` holds the entries to write.
 
@@ -261,13 +268,17 @@ def import_list(
         sections: The mapping of sections to categories.
         today: The `added` date of new entries.
         same_work: Groups of titles that name one work (`catalog/same-work.yaml`).
+        category: The category of papers under headings that `sections` does not map and whose titles name none;
+            without it, the one the list's own title and name point to.
     """
     importer = _Importer(catalog, sections, source, today or dt.date.today(), same_work or [])
+    title = next((line.lstrip("# ").strip() for line in markdown.splitlines() if line.startswith("# ")), "")
+    importer.fallback = category or sections.infer(f"{title} {source.name}")
     for item in read_items(markdown):
         try:
             found = links(item.text)
             if found and not found[0].url.startswith("#"):  # off-topic sections are reported as such
-                sections.categories(item.sections, "")
+                sections.categories(item.sections, plain(item.text), importer.fallback)
             fields = read_fields(item, importer.is_venue)
         except (OffTopic, Skip) as reason:
             importer.report.skipped.append((item.line, str(reason)))

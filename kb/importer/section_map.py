@@ -75,7 +75,17 @@ class SectionMap:
             raise ValueError(f"{path}: an entry lacks the key {error}") from None
         return cls(skips, sections, keywords, vocabulary)
 
-    def categories(self, headings: tuple[str, ...], title: str) -> list[str]:
+    def infer(self, text: str) -> str | None:
+        """The category that the keywords find first in `text` (a list's title and name), if any."""
+        return next((c for pattern, c in self.keywords if pattern.search(text)), None)
+
+    def mapped(self, headings: tuple[str, ...]) -> bool:
+        """Whether a section rule (or a skip rule) speaks for these headings."""
+        return any(rule.pattern.search(h) for h in headings for rule in self.sections) or any(
+            skip.search(h) for h in headings for skip, _ in self.skips
+        )
+
+    def categories(self, headings: tuple[str, ...], title: str, fallback: str | None = None) -> list[str]:
         """The categories of a paper titled `title` under `headings`, the main one first.
 
         The nearest heading that a rule matches decides: a skip rule raises `OffTopic`; a section rule gives its
@@ -83,8 +93,10 @@ class SectionMap:
         one, else the rule's default. Other keyword categories follow. A category is dropped when a more specific one
         below it is there.
 
+        Under headings that no rule maps, the title's keywords decide, else `fallback` (the list's category).
+
         Raises:
-            OffTopic: When the section is off-topic or no rule maps it.
+            OffTopic: When the section is off-topic, or no rule maps it and neither keywords nor `fallback` help.
         """
         rule = None
         for heading in reversed(headings):
@@ -94,10 +106,16 @@ class SectionMap:
             rule = next((r for r in self.sections if r.pattern.search(heading)), None)
             if rule is not None:
                 break
-        if rule is None:
-            where = " > ".join(headings) or "(no heading)"
-            raise OffTopic(f"unmapped section: '{where}'; add a pattern for it to catalog/sections.yaml")
         named = list(dict.fromkeys(c for pattern, c in self.keywords if pattern.search(title)))
+        if rule is None:
+            # A paper is never dropped for its heading: the title's own words, else the list's category, file it.
+            main = named[0] if named else fallback
+            if main is None:
+                where = " > ".join(headings) or "(no heading)"
+                raise OffTopic(
+                    f"unmapped section: '{where}'; pass --category or add a pattern to catalog/sections.yaml"
+                )
+            rule = SectionRule(re.compile(""), (main,), main)
         candidates = set(rule.categories)
         main = next((c for c in named if candidates & {c, *self.vocabulary.ancestors(c)}), rule.default)
         chosen = [main, *(c for c in named if c != main)]
