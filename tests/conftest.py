@@ -13,7 +13,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 # An entry whose title and summary try every way of breaking out of Markdown or HTML.
 EVIL_ENTRY = """\
-id: evil2020title
+id: hacker2020pipes
 kind: paper
 title: 'Pipes | <script>alert("x")</script> `code` [link](https://e.com) *stars* _under_ :material-alert:'
 authors: ['Eve <b>Bold</b> Hacker', 'Mallory ] Smith']
@@ -47,7 +47,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     work = tmp_path_factory.mktemp("project")
     catalog_dir = copy_catalog(work / "catalog")
-    (catalog_dir / "paper" / "evil2020title.yaml").write_text(EVIL_ENTRY, encoding="utf-8")
+    (catalog_dir / "paper" / "hacker2020pipes.yaml").write_text(EVIL_ENTRY, encoding="utf-8")
     shutil.copytree(
         ROOT / "docs", work / "docs", ignore=shutil.ignore_patterns(*site.GENERATED_DIRS, *site.GENERATED_FILES)
     )

@@ -50,8 +50,8 @@ def test_category_pages_list_their_entries(built_site: Path, catalog) -> None:
         page = soup(built_site / "categories" / category / "index.html")
         linked = {a["href"].split("/")[-2] for a in page.select("article table a") if "/entries/" in a["href"]}
         expected = {e.id for e in catalog.in_category(category)}
-        assert expected <= linked | {"evil2020title"}
-        assert linked - {"evil2020title"} == expected
+        assert expected <= linked | {"hacker2020pipes"}
+        assert linked - {"hacker2020pipes"} == expected
 
 
 def test_home_counts_and_cards(built_site: Path, catalog) -> None:
@@ -67,7 +67,7 @@ def test_entry_pages_stay_out_of_the_navigation(built_site: Path) -> None:
 
 
 def test_catalog_text_is_escaped(built_site: Path) -> None:
-    page = soup(built_site / "entries" / "evil2020title" / "index.html")
+    page = soup(built_site / "entries" / "hacker2020pipes" / "index.html")
     article = page.select_one("article")
     assert heading(article.h1) == EVIL_TITLE
     assert article.find("script") is None and article.find("img") is None and article.find("b") is None
@@ -79,17 +79,30 @@ def test_catalog_text_is_escaped(built_site: Path) -> None:
     row = next(
         tr
         for tr in soup(built_site / "categories" / "pruning" / "index.html").select("article table tr")
-        if "evil2020title" in str(tr)
+        if "hacker2020pipes" in str(tr)
     )
-    assert len(row.find_all("td")) == 5 and row.td.get_text() == EVIL_TITLE
+    assert len(row.find_all("td")) == 6 and row.td.get_text() == EVIL_TITLE
+    assert row.find_all("td")[1].get_text() == "Hacker, Smith"  # the authors column, escaped like the rest
 
 
 def test_browse_data_and_api_reference(built_site: Path, catalog) -> None:
     data = json.loads((built_site / "downloads" / "catalog.json").read_text())
-    assert {e["id"] for e in data["entries"]} == {e.id for e in catalog.entries} | {"evil2020title"}
+    assert {e["id"] for e in data["entries"]} == {e.id for e in catalog.entries} | {"hacker2020pipes"}
     assert len(data["categories"]) == len(catalog.vocabulary.categories)
-    api = soup(built_site / "reference" / "kb" / "index.html").get_text()
-    assert "load_catalog" in api and "normalize_arxiv" in api
+    api = soup(built_site / "reference" / "catalog" / "index.html").get_text()
+    assert "load_checked_catalog" in api and "normalize_arxiv" in api
+
+
+def test_entry_pages_are_titled_by_the_paper_and_old_ids_redirect(built_site: Path, catalog) -> None:
+    page = soup(built_site / "entries" / "han2016deep" / "index.html")
+    assert page.title.get_text().startswith("Deep Compression: Compressing Deep Neural Networks")
+    assert "---" not in page.find("article").get_text().split("\n")[0]
+    renamed = [e for e in catalog.entries if e.aliases]
+    assert len(renamed) > 100
+    for entry in renamed[:50]:
+        for alias in entry.aliases:
+            redirect = (built_site / "entries" / alias / "index.html").read_text()
+            assert f'url=../{entry.id}/"' in redirect and (built_site / "entries" / entry.id / "index.html").exists()
 
 
 def test_unknown_citation_fails_generation(catalog) -> None:

@@ -8,6 +8,7 @@ once. Its fixtures live in `tests/fixtures/rules/<name>/{pass,fail}`. Every mess
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -191,11 +192,16 @@ def _summary_written(catalog: Catalog) -> Iterator[Problem]:
 _REGISTER = re.compile(r"""\bregister\(\s*["']([A-Za-z0-9_]+)["']""")
 
 
-def registered_impls(folder: Path = paths.REFERENCE_IMPLS) -> list[str]:
+def registered_impls(folder: Path | None = None) -> list[str]:
     """The ids that `reference_impls/` registers, read from its source without importing it (no torch needed).
 
-    A test compares this with the registry itself, so the scan cannot drift from what `@register` does.
+    `folder` defaults to the checkout's `reference_impls/`, else the installed package's. A test compares this with
+    the registry itself, so the scan cannot drift from what `@register` does.
     """
+    if folder is None:
+        spec = importlib.util.find_spec("reference_impls")  # locates the package without running it
+        installed = Path(spec.origin).parent if spec and spec.origin else paths.REFERENCE_IMPLS
+        folder = paths.REFERENCE_IMPLS if paths.REFERENCE_IMPLS.is_dir() else installed
     found = [m.group(1) for path in sorted(folder.glob("[!_]*.py")) for m in _REGISTER.finditer(path.read_text())]
     return sorted(set(found))
 

@@ -206,6 +206,11 @@ class Entry(Strict):
     authors: list[Text(120, 2)] = Field(
         max_length=500, default_factory=list, description="Authors in publication order, `First Last` each."
     )
+    organizations: list[Text(120, 2)] = Field(
+        default_factory=list,
+        description="Organisations or projects credited as authors (a framework's team, a company), one name each, "
+        "written as a whole: `PyTorch team`, `Google AI Edge`. Never split into given name and surname.",
+    )
     year: int | None = Field(default=None, ge=1950, le=2100, description="Year of first publication.")
     venue: Text(100) | None = Field(
         default=None, description="Where it was published, from `catalog/venues.yaml` (aliases are normalized)."

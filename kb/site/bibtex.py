@@ -24,8 +24,11 @@ def entry_bibtex(entry: Entry, venue_type: str | None = None) -> str:
         venue_type: The `type` of the entry's venue in the vocabulary (`journal`, `conference`, ...).
     """
     fields: list[tuple[str, str]] = [("title", "{" + _value(entry.title) + "}")]  # double braces keep capitals
-    if entry.authors:
-        fields.append(("author", _value(" and ".join(entry.authors))))
+    if entry.authors or entry.organizations:
+        # An organisation is braced so that BibTeX keeps it whole: {Google AI Edge}, not "Edge, Google AI".
+        names = [*entry.authors, *("{" + name.translate(_LATEX_SPECIAL) + "}" for name in entry.organizations)]
+        people = " and ".join(n if n.startswith("{") else n.translate(_LATEX_SPECIAL) for n in names)
+        fields.append(("author", "{" + " ".join(people.split()) + "}"))
     if entry.year:
         fields.append(("year", str(entry.year)))
     kind = "misc"

@@ -38,6 +38,7 @@ CSV_COLUMNS: dict[str, str] = {
     "kind": "paper, repository, article, tool or list.",
     "title": "The title as published.",
     "authors": "Authors in order, separated by '; '.",
+    "organizations": "Organisations or projects credited as authors, separated by '; '.",
     "year": "Year of first publication (empty when unknown).",
     "venue": "Venue id from catalog/venues.yaml.",
     "venue_flags": "Distinctions such as oral or best-paper, separated by '; '.",
@@ -137,7 +138,7 @@ def catalog_feed(catalog: Catalog, site_url: str = SITE_URL, size: int = FEED_SI
         if entry.url:
             sub(item, "link", rel="related", href=entry.url)
         sub(item, "updated", f"{entry.added.isoformat()}T00:00:00Z")
-        for name in entry.authors:
+        for name in entry.authors + entry.organizations:
             sub(sub(item, "author"), "name", name)
         for category in entry.categories:
             sub(item, "category", term=category)

@@ -26,16 +26,29 @@ class GenerationError(Exception):
 
 
 def short_cite(entry: Entry) -> str:
-    """`Howard et al., 2017`-style label of an entry."""
+    """The label of a citation: `Howard et al., 2017` for people, `PyTorch team, 2023` for an organisation, the
+    name of a list or an article."""
+    year = f", {entry.year}" if entry.year else ""
+    if entry.kind.value in ("list", "article") or not (entry.authors or entry.organizations):
+        return f"{entry.title}{year}"
     if not entry.authors:
-        return f"{entry.title}, {entry.year}" if entry.year else entry.title
-    surname = entry.authors[0].split()[-1]
-    who = (
-        surname
-        if len(entry.authors) == 1
-        else (f"{surname} & {entry.authors[1].split()[-1]}" if len(entry.authors) == 2 else f"{surname} et al.")
-    )
-    return f"{who}, {entry.year}" if entry.year else who
+        return f"{entry.organizations[0]}{year}"
+    surnames = [surname(name) for name in entry.authors[:2]]
+    who = surnames[0] if len(entry.authors) == 1 else (" & ".join(surnames) if len(entry.authors) == 2 else "")
+    return f"{who or surnames[0] + ' et al.'}{year}"
+
+
+def surname(name: str) -> str:
+    """The family name of `First Last` (the last word)."""
+    return name.split()[-1] if name.split() else name
+
+
+def author_line(entry: Entry, most: int = 3) -> str:
+    """Authors for a table cell: `Han, Mao, Dally`, `Han, Pool, Tran et al.`, or the organisations."""
+    if not entry.authors:
+        return ", ".join(entry.organizations)
+    names = ", ".join(surname(name) for name in entry.authors[:most])
+    return names + (" et al." if len(entry.authors) > most else "")
 
 
 def resolve_citations(markdown: str, catalog: Catalog, entry_prefix: str) -> str:
@@ -71,8 +84,8 @@ def entries_table(entries: list[Entry], entry_prefix: str, impl_prefix: str) -> 
         code = " ".join(link("code", c.url) for c in e.code[:2])
         impl = link(e.reference_impl, f"{impl_prefix}{e.reference_impl}.md") if e.reference_impl else ""
         title = link(e.title, f"{entry_prefix}{e.id}.md")
-        rows.append([title, str(e.year or ""), escape(e.venue or ""), code, impl])
-    return table(["Title", "Year", "Venue", "Code", "Reference implementation"], rows)
+        rows.append([title, escape(author_line(e)), str(e.year or ""), escape(e.venue or ""), code, impl])
+    return table(["Title", "Authors", "Year", "Venue", "Code", "Reference implementation"], rows)
 
 
 def render_home(catalog: Catalog) -> str:
@@ -119,10 +132,11 @@ def render_category(catalog: Catalog, category: Category, article: str) -> str:
 def render_entry(catalog: Catalog, entry: Entry, link_status: Callable[[str], str] | None = None) -> str:
     """An entry page: metadata, summary, links with their last checked status, claims and BibTeX."""
     vocabulary = catalog.vocabulary
-    front = "---\n" + (f"tags: {json.dumps(entry.tags)}\n" if entry.tags else "") + "---\n\n"
+    # The page's <title> and search result: the paper's title (JSON is valid YAML, and escapes what YAML reads).
+    front = f"---\ntitle: {json.dumps(entry.title)}\n" + (f"tags: {json.dumps(entry.tags)}\n" if entry.tags else "") + "---\n\n"
     rows = [["Kind", entry.kind.value]]
-    if entry.authors:
-        rows.append(["Authors", escape(", ".join(entry.authors))])
+    if entry.authors or entry.organizations:
+        rows.append(["Authors", escape(", ".join(entry.authors + entry.organizations))])
     if entry.year:
         rows.append(["Year", str(entry.year)])
     if entry.venue:
