@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 LITERT := .venv-litert/complete
 
 .DEFAULT_GOAL := help
-.PHONY: help venv site serve test test-fast lint validate bench linkcheck litert-venv lock clean
+.PHONY: help venv models site serve test test-fast lint validate bench linkcheck litert-venv lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ $(STAMP): constraints.txt pyproject.toml
 	touch $@
 
 venv: $(STAMP) ## create .venv with the pinned dependencies
+
+models: $(STAMP) ## fetch MediaPipe's shipped .tflite models from PyPI (hash-pinned) into .cache/models/
+	$(BIN)/python scripts/fetch_models.py
 
 $(LITERT): $(STAMP) scripts/make_litert_venv.sh constraints-litert.txt
 	scripts/make_litert_venv.sh
@@ -33,7 +36,7 @@ serve: $(STAMP) ## generate the pages and serve the site with live reload on htt
 	$(BIN)/kb generate
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --watch catalog --watch kb
 
-test: $(STAMP) $(LITERT) ## run the whole test suite (slow, export and browser tests included)
+test: $(STAMP) $(LITERT) models ## run the whole test suite (slow, export and browser tests included)
 	$(BIN)/kb validate
 	$(BIN)/pytest
 

@@ -101,7 +101,7 @@ def results_markdown(results: list[LinkResult], entries_of: dict[str, list[str]]
 def link_badge(result: LinkResult | None) -> str:
     """A short HTML snippet for an entry page: the link's last status and check date, or that it was never checked."""
     if result is None:
-        return '<span class="kb-link kb-link-unchecked">not checked yet</span>'
+        return ""  # no badge until a check has a result: an unchecked link claims nothing
     title = escape(note(result)) or LABELS[result.status]
     return (
         f'<span class="kb-link kb-link-{result.status.value}" title="{title}">'
@@ -123,14 +123,24 @@ def render_link_health(
     every = {url for _, urls in urls_of.values() for url in urls}
     checked = [results[url] for url in every if url in results]
     counts = Counter(r.status for r in checked)
+    intro = (
+        "`kb linkcheck` checks every address of the catalog: weekly on the default branch, and on each pull request "
+        "for the entries it changes. This page lists the addresses that are not plainly working, per entry."
+    )
+    if not checked:
+        # Say plainly that nothing was checked; never "nothing is broken", which would claim a check.
+        return "\n".join(
+            ["# Link health", "", intro, "", f"No address has been checked yet: {len(every)} addresses in "
+             f"{len(urls_of)} entries wait for the first run of `kb linkcheck`.", ""]
+        )  # fmt: skip
+    last = max(r.checked_at for r in checked)
     lines = [
         "# Link health",
         "",
-        "Every address in the catalog is checked by `kb linkcheck` (weekly, and on each pull request for the entries "
-        "it changes). This page lists the addresses that are not plainly working, per entry.",
+        intro,
         "",
-        f"{len(every)} addresses in {len(urls_of)} entries: "
-        + (", ".join(f"{counts[s]} {LABELS[s]}" for s in Status if counts[s]) or "none checked")
+        f"{len(checked)} of {len(every)} addresses in {len(urls_of)} entries checked, the latest on {last[:10]}: "
+        + ", ".join(f"{counts[s]} {LABELS[s]}" for s in Status if counts[s])
         + ".",
         "",
         f"Not checked yet: {len(every) - len(checked)} of the {len(every)} addresses.",

@@ -105,8 +105,9 @@ def render_home(catalog: Catalog) -> str:
     return (
         "---\nhide:\n  - navigation\n---\n\n# Efficient DNN KB\n\n"
         "The knowledge base for running neural networks well on phones and small boards: the literature, sorted by "
-        "technique and checked; an article per technique in our own words; and minimal reference implementations "
-        "measured on a CPU beside the papers' claims.\n\n"
+        "technique, its entries curated against the papers' own pages; an article per technique in our own words; "
+        "the [reference implementations](impls/index.md) "
+        "measured on a CPU beside the papers' claims; and the catalog as [downloads](downloads/catalog.json).\n\n"
         f"The catalog holds **{len(catalog.entries)} entries** ({counts}); {with_code} link to code and {impls} to "
         "one of our reference implementations. Browse them all on the [catalog table](browse.md).\n\n"
         '<div class="grid cards" markdown>\n\n' + "\n".join(cards) + "\n</div>\n"
