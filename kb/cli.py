@@ -28,6 +28,7 @@ COMMANDS = {
     "build": __name__,
     "import": "kb.importer.cli",
     "add": "kb.lookup.arxiv",
+    "enrich": "kb.lookup.enrich",
     "export": "kb.site.exports",
     "linkcheck": "kb.links.cli",
     "impl": "kb.impl",

@@ -21,6 +21,7 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import httpcore
@@ -258,6 +259,21 @@ def checked_addresses(host: str, port: int, allow_networks: tuple[str, ...] = ()
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """The final answer of a fetch: status, the URL it came from, the body and the headers (lower-case names)."""
+
+    status: int
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+    def retry_after(self) -> float | None:
+        """`Retry-After` in seconds, when the answer gives it as a number."""
+        value = self.headers.get("retry-after", "")
+        return float(value) if value.strip().isdigit() else None
+
+
 def fetch(
     url: str,
     *,
@@ -266,8 +282,8 @@ def fetch(
     max_bytes: int = 5_000_000,
     deadline_s: float = 60.0,
     max_redirects: int = 5,
-) -> tuple[int, str, bytes]:
-    """GET `url` under the link checker's rules; returns the final status, the final URL and the body.
+) -> Fetched:
+    """GET `url` under the link checker's rules; returns the final answer.
 
     Every hop (the first request and each redirect) goes only to http(s) URLs without credentials, whose host
     resolves to public addresses only (or to `allow_networks`, for tests), and connects to exactly the addresses
@@ -306,5 +322,6 @@ def fetch(
                         raise Refused(f"the answer from {parsed.host} is larger than {max_bytes:,} bytes; stopped")
                     if time.monotonic() - start > deadline_s:
                         raise Refused(f"{parsed.host} took longer than {deadline_s:g} s in all; stopped")
-                return response.status, url, bytes(body)
+                headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
+                return Fetched(response.status, url, bytes(body), headers)
     raise Refused(f"more than {max_redirects} redirects from {url[:100]}")

@@ -133,7 +133,7 @@ def _get(url: str, params: dict[str, str] | None, service: str, allow_networks: 
         url = str(httpx.URL(url, params=params))
     _wait_politely(url, paths.USER_STATE / "arxiv-last-request")
     try:
-        status, _, body = fetch(url, headers=HEADERS, allow_networks=allow_networks, max_bytes=2_000_000, deadline_s=60)
+        answer = fetch(url, headers=HEADERS, allow_networks=allow_networks, max_bytes=2_000_000, deadline_s=60)
     except Refused as error:
         raise LookupFailed(f"the {service}: {error}") from None
     except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
@@ -142,7 +142,7 @@ def _get(url: str, params: dict[str, str] | None, service: str, allow_networks: 
         raise LookupFailed(f"the {service} at {url} did not answer in time; try again later") from None
     except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as error:
         raise LookupFailed(f"request to the {service} at {url} failed: {error}") from None
-    return Answer(status, body)
+    return Answer(answer.status, answer.body)
 
 
 def fetch_arxiv(arxiv_id: str, api_url: str, allow_networks: tuple[str, ...] = ()) -> Paper:
@@ -170,16 +170,35 @@ def fetch_arxiv(arxiv_id: str, api_url: str, allow_networks: tuple[str, ...] = (
     if entry is None or "/api/errors" in entry_id or not title.strip():
         detail = entry.findtext("atom:summary", "", _ATOM).strip() if entry is not None else ""
         raise LookupFailed(f"arXiv has no paper {arxiv_id}{f' ({detail})' if detail else ''}; check the id")
+    return arxiv_paper(entry, arxiv_id)
+
+
+def arxiv_paper(entry: ET.Element, arxiv_id: str) -> Paper:
+    """One `<entry>` of an arXiv API feed as a `Paper`."""
+    entry_id = entry.findtext("atom:id", "", _ATOM)
     published = entry.findtext("atom:published", "", _ATOM)
     doi = entry.findtext("arxiv:doi", None, _ATOM)
     return Paper(
-        title=" ".join(title.split()),
+        title=" ".join(entry.findtext("atom:title", "", _ATOM).split()),
         authors=[" ".join(a.findtext("atom:name", "", _ATOM).split()) for a in entry.findall("atom:author", _ATOM)],
         year=int(published[:4]) if published[:4].isdigit() else None,
         arxiv=normalize_arxiv(entry_id) if find_arxiv(entry_id) else arxiv_id,
         doi=normalize_doi(doi) if doi else None,
         url=f"https://arxiv.org/abs/{arxiv_id}",
     )
+
+
+def crossref_paper(message: dict[str, Any], doi: str) -> Paper:
+    """The `message` of a Crossref works answer as a `Paper`.
+
+    Raises:
+        KeyError, IndexError, TypeError: When it has no title.
+    """
+    title = " ".join(message["title"][0].split())
+    authors = [" ".join(filter(None, (a.get("given"), a.get("family")))) for a in message.get("author", [])]
+    parts = (message.get("issued") or message.get("published") or {}).get("date-parts") or [[None]]
+    year = parts[0][0]
+    return Paper(title, [a for a in authors if a], year, doi=doi, url=f"https://doi.org/{doi}", source="crossref")
 
 
 def fetch_doi(doi: str, api_url: str, allow_networks: tuple[str, ...] = ()) -> Paper:
@@ -195,14 +214,9 @@ def fetch_doi(doi: str, api_url: str, allow_networks: tuple[str, ...] = ()) -> P
     if response.status >= 400:
         raise LookupFailed(f"the DOI service answered {response.status} {_reason(response.status)}; try later")
     try:
-        message = response.json()["message"]
-        title = " ".join(message["title"][0].split())
+        return crossref_paper(response.json()["message"], doi)
     except (ValueError, KeyError, IndexError, TypeError):
         raise LookupFailed(f"the DOI service at {api_url} sent no title for {doi}; check --crossref-url") from None
-    authors = [" ".join(filter(None, (a.get("given"), a.get("family")))) for a in message.get("author", [])]
-    parts = (message.get("issued") or message.get("published") or {}).get("date-parts") or [[None]]
-    year = parts[0][0]
-    return Paper(title, [a for a in authors if a], year, doi=doi, url=f"https://doi.org/{doi}", source="crossref")
 
 
 def add_paper(
