@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,15 @@ def test_unknown_citation_fails_generation(catalog) -> None:
     category = catalog.vocabulary.categories["pruning"]
     with pytest.raises(pages.GenerationError, match="unknown catalog entry 'nobody2099nothing'"):
         pages.render_category(catalog, category, "As shown by [@nobody2099nothing].")
+
+
+def test_downloads_page_lists_every_export_and_every_page_links_the_feed(built_site: Path) -> None:
+    downloads = soup(built_site / "downloads" / "index.html")
+    text = downloads.get_text()
+    for name in ("catalog.json", "entry.schema.json", "references.bib", "catalog.csv", "feed.xml"):
+        assert name in text and (built_site / "downloads" / name).exists()
+    assert re.search(r"\d+(\.\d)? (kB|MB)", text)
+    for page in ("index.html", "entries/han2016deep/index.html", "categories/pruning/index.html"):
+        head = soup(built_site / page).head
+        feed = head.find("link", rel="alternate", type="application/atom+xml")
+        assert feed is not None and feed["href"].endswith("downloads/feed.xml")

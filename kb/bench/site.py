@@ -21,6 +21,7 @@ from typing import Any
 
 from kb import paths
 from kb.catalog.checked import load_checked_catalog
+from kb.catalog.identifiers import make_id
 from kb.catalog.load import load_catalog, write_entry
 from kb.catalog.schema import Entry
 from kb.site import build as site
@@ -38,12 +39,13 @@ def synthetic_entries(count: int, categories: list[str], seed: int = 0) -> list[
     for i in range(count):
         title = " ".join(rng.choice(_WORDS).capitalize() for _ in range(6)) + f" {i}"
         year = rng.randint(2012, 2026)
+        authors = [f"Ada Synthetic{i}", f"Coauthor {i % 97}"]
         entries.append(
             Entry(
-                id=f"synthetic{year}entry{i}",
+                id=make_id(authors, year, title),  # the convention the rule checks: synthetic<i><year><word>
                 kind="paper",
                 title=title,
-                authors=[f"Author {i}", f"Coauthor {i % 97}"],
+                authors=authors,
                 year=year,
                 venue=rng.choice(["CVPR", "NeurIPS", "ICLR", "ICML", "arXiv"]),
                 arxiv=f"{year % 100:02d}{rng.randint(1, 12):02d}.{i:05d}",

@@ -61,6 +61,7 @@ def write_generated(files: dict[str, str], docs_dir: Path, catalog: Catalog) -> 
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     exports.export_all(catalog, staging / "downloads")  # the browse page reads downloads/catalog.json
+    (staging / "downloads" / "index.md").write_text(exports.render_downloads(staging / "downloads"), encoding="utf-8")
     for name in GENERATED_DIRS:
         shutil.rmtree(docs_dir / name, ignore_errors=True)
         if (staging / name).exists():

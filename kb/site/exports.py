@@ -27,6 +27,7 @@ from kb.catalog.checked import clean_catalog
 from kb.catalog.load import Catalog
 from kb.catalog.schema import Entry, entry_json_schema
 from kb.catalog.yamlio import write_atomic
+from kb.site.markdown import table
 
 SITE_URL = "https://efficient-dnn-kb.github.io/"
 FEED_SIZE = 50
@@ -159,6 +160,31 @@ FORMATS: dict[str, list[tuple[str, Callable[[Catalog], str]]]] = {
     "csv": [("catalog.csv", catalog_csv)],
     "feed": [("feed.xml", catalog_feed)],
 }
+
+
+# What each file holds, for the Downloads page.
+DESCRIPTIONS = {
+    "catalog.json": "every entry with every field, and the categories; what the browse page reads",
+    "entry.schema.json": "the JSON Schema of one entry, with a description of every field",
+    "references.bib": "one BibTeX record per entry, keyed by the entry id (organisations braced)",
+    "catalog.csv": "one row per entry; list fields joined with `; `",
+    "feed.xml": "an Atom feed of the most recently added entries, newest first",
+}
+
+
+def render_downloads(out_dir: Path) -> str:
+    """The Downloads page: each export written into `out_dir`, its size and what it holds."""
+    rows = []
+    for files in FORMATS.values():
+        for name, _ in files:
+            size = (out_dir / name).stat().st_size
+            rows.append([f"[{name}]({name})", f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB",
+                         DESCRIPTIONS[name]])  # fmt: skip
+    header = (
+        "# Downloads\n\nThe whole catalog, regenerated with every build of the site (`kb export all` writes the same "
+        "files locally).\n\n"
+    )
+    return header + table(["File", "Size", "What it holds"], rows)
 
 
 def export(catalog: Catalog, out_dir: Path, formats: list[str]) -> list[Path]:
