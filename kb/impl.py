@@ -173,6 +173,32 @@ def _bench_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_image(args: argparse.Namespace) -> int:
+    import importlib
+
+    from reference_impls._registry import get
+
+    try:
+        spec = get(args.id)
+    except KeyError as error:
+        print(f"kb impl run: {error.args[0]}", file=sys.stderr)
+        return 2
+    run_image = getattr(importlib.import_module(spec.module), "run_image", None)
+    if run_image is None:
+        print(f"kb impl run: {args.id} takes no image (only the ports of shipped models do)", file=sys.stderr)
+        return 2
+    if not args.image.is_file():
+        print(f"kb impl run: no image file {args.image}", file=sys.stderr)
+        return 2
+    try:
+        result = run_image(args.image, runtime=args.runtime)
+    except (FileNotFoundError, ValueError, OSError) as error:
+        print(f"kb impl run: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=1, default=str))
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add `kb impl ...` to the `kb` parser."""
     impl = subparsers.add_parser("impl", help="list, count, export, benchmark and profile reference implementations")
@@ -199,6 +225,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--quick", action="store_true", help="fewer runs, fewer formats, shorter experiments")
     bench.add_argument("--seed", type=int, default=0)
     bench.set_defaults(handler=_bench_one)
+
+    run = commands.add_parser("run", help="one image through a shipped-model port (or the original .tflite)")
+    run.add_argument("id")
+    run.add_argument("image", type=Path, help="an image file (PNG or JPEG)")
+    run.add_argument(
+        "--runtime", choices=["port", "original"], default="port", help="our port, or LiteRT on the original"
+    )
+    run.add_argument("--json", action="store_true", help="one JSON object (the default prints it too)")
+    run.set_defaults(handler=_run_image)
 
     profile = commands.add_parser("profile", help="per-layer time share, MACs and parameters")
     profile.add_argument("id")
