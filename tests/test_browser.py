@@ -95,11 +95,38 @@ def test_browse_filters_narrow_the_table(page, base_url: str) -> None:
     page.select_option("#kb-category", "")
     page.fill("#kb-year-min", "2019")
     page.fill("#kb-year-max", "2019")
-    years = {int(y) for y in page.locator("#kb-table tbody tr td:nth-child(2)").all_inner_texts()}
+    years = {int(y) for y in page.locator("#kb-table tbody tr td:nth-child(3)").all_inner_texts()}
     assert years == {2019}
     page.locator("#kb-table th[data-key='title']").click()
     titles = page.locator("#kb-table tbody tr td:nth-child(1)").all_inner_texts()
     assert titles == sorted(titles, key=str.lower)
+
+
+def test_a_shared_browse_address_restores_its_view_and_author_search_is_by_whole_word(page, base_url: str) -> None:
+    page.goto(base_url + "browse/")
+    page.wait_for_function("document.querySelector('#kb-count').textContent.includes(' of ')")
+    page.select_option("#kb-category", "pruning")
+    page.fill("#kb-q", "author:han")
+    page.fill("#kb-year-min", "2015")
+    page.check("#kb-code")
+    shared = page.url
+    assert "category=pruning" in shared and "q=author%3Ahan" in shared and "from=2015" in shared and "code=1" in shared
+    rows = page.locator("#kb-table tbody tr")
+    expected = rows.count()
+    assert expected > 0
+    data = page.evaluate("fetch('../downloads/catalog.json').then((r) => r.json())")
+    by_title = {e["title"]: e for e in data["entries"]}
+    for title in page.locator("#kb-table tbody tr td:nth-child(1)").all_inner_texts():
+        names = " ".join(by_title[title]["authors"]).lower().replace("-", " ").split()
+        assert "han" in names, title  # a whole word of an author's name
+    page.goto(shared)  # a fresh load of the shared link
+    page.wait_for_function("document.querySelector('#kb-count').textContent.includes(' of ')")
+    assert page.input_value("#kb-q") == "author:han" and page.input_value("#kb-category") == "pruning"
+    assert page.is_checked("#kb-code") and rows.count() == expected
+    page.fill("#kb-q", "han")  # whole words: Han, not Hanson or "enhance"
+    texts = page.locator("#kb-table tbody").inner_text().lower()
+    assert rows.count() >= expected and "enhanc" not in texts.replace("han", "")
+    page.screenshot(path=SHOTS / "browse-shared.png", full_page=False)
 
 
 def test_entry_page_shows_bibtex(page, base_url: str) -> None:

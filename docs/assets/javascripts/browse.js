@@ -21,8 +21,28 @@
     a.href = href;
     return a;
   }
+  // The free text: words match whole words (so "han" finds Han, not Hanson or "enhance"); `author:han`,
+  // `venue:iclr`, `title:`, `tag:` and `id:` look in that field only.
+  const FIELDS = {
+    author: (e) => [...(e.authors || []), ...(e.organizations || [])].join(" "),
+    venue: (e) => e.venue || "",
+    title: (e) => e.title,
+    tag: (e) => (e.tags || []).join(" "),
+    id: (e) => [e.id, ...(e.aliases || [])].join(" "),
+  };
+  const everything = (e) => Object.values(FIELDS).map((f) => f(e)).join(" ");
+  function words(value) {
+    return value.toLowerCase().normalize("NFKD").replace(/[\u0300-\u036f]/g, "").split(/[^a-z0-9]+/).filter(Boolean);
+  }
+  function termMatches(e, term) {
+    const colon = term.indexOf(":");
+    const field = colon > 0 ? term.slice(0, colon) : "";
+    const wanted = words(colon > 0 && FIELDS[field] ? term.slice(colon + 1) : term);
+    const have = new Set(words(FIELDS[field] ? FIELDS[field](e) : everything(e)));
+    return wanted.every((w) => have.has(w));
+  }
   function matches(e) {
-    const q = $("kb-q").value.trim().toLowerCase();
+    const q = $("kb-q").value.trim();
     const cat = $("kb-category").value;
     const venue = $("kb-venue").value;
     const min = parseInt($("kb-year-min").value, 10);
@@ -33,10 +53,7 @@
     if (!Number.isNaN(max) && !(e.year <= max)) return false;
     if ($("kb-code").checked && !(e.code && e.code.length)) return false;
     if ($("kb-impl").checked && !e.reference_impl) return false;
-    if (q) {
-      const hay = [e.title, (e.authors || []).join(" "), (e.tags || []).join(" "), e.venue || "", e.id].join(" ").toLowerCase();
-      if (!q.split(/\s+/).every((word) => hay.includes(word))) return false;
-    }
+    if (q && !q.split(/\s+/).every((term) => termMatches(e, term))) return false;
     return true;
   }
   function sortValue(e) {
@@ -44,7 +61,36 @@
     if (Array.isArray(v)) return v.length ? String(v.length ? v[0].url || v[0] : "") : "";
     return v == null ? "" : typeof v === "number" ? v : String(v).toLowerCase();
   }
+  function authorLine(e) {
+    const people = e.authors || [];
+    if (!people.length) return (e.organizations || []).join(", ");
+    const surnames = people.slice(0, 3).map((name) => name.split(/\s+/).pop());
+    return surnames.join(", ") + (people.length > 3 ? " et al." : "");
+  }
+  // The whole view lives in the address: ?q=&category=&venue=&from=&to=&code=1&impl=1&sort=year&desc=1
+  const STATE = { q: "kb-q", category: "kb-category", venue: "kb-venue", from: "kb-year-min", to: "kb-year-max" };
+  function saveState() {
+    const params = new URLSearchParams();
+    for (const [key, id] of Object.entries(STATE)) if ($(id).value) params.set(key, $(id).value);
+    if ($("kb-code").checked) params.set("code", "1");
+    if ($("kb-impl").checked) params.set("impl", "1");
+    if (sortKey !== "year" || !descending) params.set("sort", sortKey + (descending ? "-desc" : ""));
+    const query = params.toString();
+    history.replaceState(null, "", query ? `?${query}` : location.pathname);
+  }
+  function loadState() {
+    const params = new URLSearchParams(location.search);
+    for (const [key, id] of Object.entries(STATE)) if (params.has(key)) $(id).value = params.get(key);
+    $("kb-code").checked = params.get("code") === "1";
+    $("kb-impl").checked = params.get("impl") === "1";
+    if (params.has("sort")) {
+      const [key, order] = params.get("sort").split("-");
+      sortKey = key;
+      descending = order === "desc";
+    }
+  }
   function render() {
+    saveState();
     const shown = entries.filter(matches).sort((a, b) => {
       const x = sortValue(a), y = sortValue(b);
       const order = x < y ? -1 : x > y ? 1 : 0;
@@ -56,6 +102,7 @@
       const tr = document.createElement("tr");
       const cells = [
         anchor(e.title, new URL(`entries/${e.id}/`, base).href),
+        text(authorLine(e)),
         text(e.year || ""),
         text(e.venue || ""),
         text(e.categories.map((c) => (categories[c] || c)).join(", ")),
@@ -109,6 +156,7 @@
       }
       options($("kb-category"), data.categories.map((c) => [c.id, c.title]));
       options($("kb-venue"), [...new Set(entries.map((e) => e.venue).filter(Boolean))].sort().map((v) => [v, v]));
+      loadState(); // after the options exist, so that a shared category or venue can be selected
       const years = {};
       for (const e of entries) if (e.year) years[e.year] = (years[e.year] || 0) + 1;
       chart($("kb-chart-year"), Object.fromEntries(Object.entries(years).sort()));
