@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LITERT := .venv-litert/complete
+VENDOR := docs/assets/vendor/mathjax/tex-mml-chtml.js
 
 .DEFAULT_GOAL := help
-.PHONY: help venv models site serve test test-fast lint validate bench linkcheck litert-venv lock clean
+.PHONY: help venv vendor models site serve test test-fast lint validate bench linkcheck litert-venv lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,15 +29,25 @@ $(LITERT): $(STAMP) scripts/make_litert_venv.sh constraints-litert.txt
 validate: $(STAMP) ## check every catalog file (writes nothing)
 	$(BIN)/kb validate
 
-site: $(STAMP) ## validate the catalog and build the site into site/
+# The site serves its own MathJax (no CDN: formulas render offline), from the npm registry, pinned by
+# scripts/vendor/package-lock.json (integrity hash); the copy under docs/assets/vendor/ is generated, not committed.
+$(VENDOR): scripts/vendor/package.json scripts/vendor/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix scripts/vendor
+	rm -rf docs/assets/vendor/mathjax && mkdir -p docs/assets/vendor/mathjax/output/chtml/fonts
+	cp scripts/vendor/node_modules/mathjax/es5/tex-mml-chtml.js docs/assets/vendor/mathjax/
+	cp -r scripts/vendor/node_modules/mathjax/es5/output/chtml/fonts/woff-v2 docs/assets/vendor/mathjax/output/chtml/fonts/
+
+vendor: $(VENDOR) ## copy the pinned MathJax from the npm registry into docs/assets/vendor/
+
+site: $(STAMP) $(VENDOR) ## validate the catalog and build the site into site/
 	$(BIN)/kb validate
 	$(BIN)/kb build
 
-serve: $(STAMP) ## generate the pages and serve the site with live reload on http://127.0.0.1:8000
+serve: $(STAMP) $(VENDOR) ## generate the pages and serve the site with live reload on http://127.0.0.1:8000
 	$(BIN)/kb generate
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --watch catalog --watch kb
 
-test: $(STAMP) $(LITERT) models ## run the whole test suite (slow, export and browser tests included)
+test: $(STAMP) $(LITERT) $(VENDOR) models ## run the whole test suite (slow, export and browser tests included)
 	$(BIN)/kb validate
 	$(BIN)/pytest
 

@@ -147,3 +147,11 @@ def test_light_dark_toggle(page, base_url: str) -> None:
     page.screenshot(path=SHOTS / "dark.png")
     page.locator("form[data-md-component='palette'] label:visible").first.click()
     page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'default'")
+
+
+def test_a_formula_renders_with_every_other_host_blocked(page, base_url: str) -> None:
+    page.goto(base_url + "categories/architecture/")  # the article writes its cost formula in TeX
+    page.wait_for_selector("mjx-container", timeout=15000)
+    assert page.locator("mjx-container").count() >= 1
+    assert "\\frac" not in page.locator("article").inner_text()  # typeset, not shown as raw TeX
+    page.screenshot(path=SHOTS / "formula-offline.png", full_page=False)

@@ -122,3 +122,16 @@ def test_downloads_page_lists_every_export_and_every_page_links_the_feed(built_s
         head = soup(built_site / page).head
         feed = head.find("link", rel="alternate", type="application/atom+xml")
         assert feed is not None and feed["href"].endswith("downloads/feed.xml")
+
+
+def test_no_page_loads_anything_from_another_host(built_site: Path) -> None:
+    pages = [built_site / "index.html", built_site / "browse" / "index.html"]
+    pages += sorted((built_site / "categories").glob("*/index.html"))[:5]
+    pages.append(built_site / "entries" / "han2016deep" / "index.html")
+    for path in pages:
+        html = soup(path)
+        loaded = [t.get("src") for t in html.find_all(["script", "img", "iframe"])]
+        # Links that name a page (canonical, alternate) load nothing; stylesheets, icons and preloads do.
+        loaded += [t.get("href") for t in html.find_all("link") if not {"canonical", "alternate"} & set(t.get("rel"))]
+        outside = [u for u in loaded if u and u.startswith(("http://", "https://", "//"))]
+        assert not outside, (path, outside)
