@@ -60,6 +60,9 @@ def test_home_counts_and_cards(built_site: Path, catalog) -> None:
     assert f"{len(catalog.entries) + 1} entries" in text  # the evil test entry is in the built catalog too
     for category in catalog.vocabulary.children(None):
         assert category.title in text
+    latest = max(e.year for e in catalog.entries if e.kind.value == "paper" and e.year)
+    new = text[text.index("New in the catalog") :]
+    assert f"from {latest}" in new
 
 
 def test_entry_pages_stay_out_of_the_navigation(built_site: Path) -> None:

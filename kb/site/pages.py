@@ -107,10 +107,32 @@ def render_home(catalog: Catalog) -> str:
         "The knowledge base for running neural networks well on phones and small boards: the literature, sorted by "
         "technique, its entries curated against the papers' own pages; an article per technique in our own words; "
         "the [reference implementations](impls/index.md) "
-        "measured on a CPU beside the papers' claims; and the catalog as [downloads](downloads/catalog.json).\n\n"
+        "measured on a CPU beside the papers' claims; and the catalog as [downloads](downloads/index.md).\n\n"
         f"The catalog holds **{len(catalog.entries)} entries** ({counts}); {with_code} link to code and {impls} to "
         "one of our reference implementations. Browse them all on the [catalog table](browse.md).\n\n"
-        '<div class="grid cards" markdown>\n\n' + "\n".join(cards) + "\n</div>\n"
+        '<div class="grid cards" markdown>\n\n' + "\n".join(cards) + "\n</div>\n\n" + render_new(catalog)
+    )
+
+
+def render_new(catalog: Catalog, years: int = 3, shown: int = 12) -> str:
+    """What is new: papers per year of the last `years` years in the catalog, and the newest of them."""
+    papers = [e for e in catalog.entries if e.kind.value == "paper" and e.year]
+    if not papers:
+        return ""
+    latest = max(e.year or 0 for e in papers)
+    recent = sorted(
+        (e for e in papers if (e.year or 0) > latest - years), key=lambda e: (-(e.year or 0), e.title.casefold())
+    )
+    per_year = Counter(e.year for e in recent)
+    counts = ", ".join(f"{per_year[y]} from {y}" for y in sorted(per_year, reverse=True))
+    rows = [
+        [link(e.title, f"entries/{e.id}.md"), escape(author_line(e)), str(e.year), escape(e.venue or "")]
+        for e in recent[:shown]
+    ]
+    more = f"[browse all {len(recent)}](browse.md?from={latest - years + 1})" if len(recent) > shown else ""
+    return (
+        f"## New in the catalog\n\nPapers of the last {years} years: {counts}. The newest, {more or 'all of them'}:\n\n"
+        + table(["Title", "Authors", "Year", "Venue"], rows)
     )
 
 
