@@ -138,3 +138,11 @@ def test_no_page_loads_anything_from_another_host(built_site: Path) -> None:
         loaded += [t.get("href") for t in html.find_all("link") if not {"canonical", "alternate"} & set(t.get("rel"))]
         outside = [u for u in loaded if u and u.startswith(("http://", "https://", "//"))]
         assert not outside, (path, outside)
+
+
+def test_articles_say_run_it_and_implementation_pages_link_their_source(built_site: Path) -> None:
+    pruning = soup(built_site / "categories" / "pruning" / "index.html")
+    run_it = pruning.find(id="run-it")
+    assert run_it is not None and "../../impls/pruning/" in str(run_it.find_next("ul"))
+    page = soup(built_site / "impls" / "pruning" / "index.html")
+    assert any(a["href"].endswith("reference_impls/pruning.py") for a in page.select("article a[href]"))

@@ -120,7 +120,8 @@ def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primar
     shape = "×".join(map(str, spec.input_shape))
     parts = [
         f"# {spec.id}\n",
-        f"Paper: {paper_link(spec, catalog)} · task: {spec.task} · default input {shape} · code: `{spec.module}`\n",
+        f"Paper: {paper_link(spec, catalog)} · task: {spec.task} · default input {shape} · code: "
+        f"[`{spec.module.replace('.', '/')}.py`]({SOURCE_URL}{spec.module.replace('.', '/')}.py)\n",
     ]
     if primary == spec.id:
         parts.append(f"::: {spec.module}\n    options:\n      show_root_heading: false\n      show_source: true\n")
@@ -135,6 +136,9 @@ def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primar
         run_block(spec),
     ]
     return "\n".join(parts)
+
+
+SOURCE_URL = "https://github.com/efficient-dnn-kb/efficient-dnn-kb/blob/main/"  # the repository of mkdocs.yml
 
 
 def render_impl_pages(catalog: Catalog | None = None, results_dir: Path = paths.IMPL_RESULTS) -> dict[str, str]:

@@ -148,6 +148,16 @@ def render_category(catalog: Catalog, category: Category, article: str) -> str:
     if children:
         parts.append("## Sub-categories\n\n" + "\n".join(f"- {link(c.title, f'{c.id}.md')}" for c in children) + "\n")
     entries = catalog.in_category(category.id)
+    runnable = [e for e in entries if e.reference_impl]
+    if runnable:
+        items = "\n".join(
+            f"- {link(e.reference_impl or '', f'../impls/{e.reference_impl}.md')}, after {link(short_cite(e), f'../entries/{e.id}.md')}"
+            for e in runnable
+        )
+        parts.append(
+            "## Run it\n\nThe reference implementations of this technique, each measured against its own baseline on "
+            f"a CPU, with the command that runs it on your machine:\n\n{items}\n"
+        )
     parts.append(f"## Literature ({len(entries)})\n\n" + entries_table(entries, "../entries/", "../impls/"))
     return "\n".join(parts)
 
