@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reference_impls._export import FORMATS, LITERT_VENV, export_all
+from reference_impls._export import FORMATS, LITERT_VENV, export_all, make_input_dependent
 from reference_impls._measure import threads
 from reference_impls.blazeface import blazeface
 from reference_impls.separable import separable_conv
@@ -30,9 +30,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
     torch.manual_seed(0)
-    model, x = separable_conv(channels=16), torch.randn(1, 16, 8, 8)
+    model = make_input_dependent(separable_conv(channels=16), (1, 16, 8, 8))
+    x, *more = [torch.randn(1, 16, 8, 8) for _ in range(4)]
     out = tmp_path_factory.mktemp("exports")
-    return {r["format"]: r for r in export_all(model, x, out, FORMATS, tolerance=TOLERANCE)}
+    return {r["format"]: r for r in export_all(model, x, out, FORMATS, tolerance=TOLERANCE, more_inputs=more)}
 
 
 @pytest.mark.parametrize("fmt", ["pte", "onnx", "ort"])
@@ -41,6 +42,7 @@ def test_format_runs_back_with_parity(records, fmt):
     assert record["ok"], record["note"]
     assert record["size_bytes"] > 16 * 16 * 4  # at least the pointwise weights in fp32
     assert record["max_abs_diff"] <= TOLERANCE
+    assert record["output_spread"] >= 1e-2 and record["relative_diff"] <= 1e-3  # a parity that could have failed
 
 
 def test_pte_is_fully_delegated_to_xnnpack(records):
@@ -63,6 +65,7 @@ def test_coreml_spec_is_validated(records):
     assert record["inputs"] == {"x": [1, 16, 8, 8]} and len(record["outputs"]) == 1
     assert record["coreml_ops"] >= 2  # at least the two convolutions
     assert record["max_abs_diff"] is None  # no prediction off macOS: nothing is claimed
+    assert record["note"] == "converted, not run (needs macOS); its spec was checked"
 
 
 def test_two_output_detector_exports_to_onnx_with_parity(tmp_path):
