@@ -9,6 +9,7 @@ size/latency measurements of their default configuration, eager and exported.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import shlex
@@ -35,10 +36,34 @@ def setup_tag(quick: bool) -> str:
     return f"{machine}-torch{torch.__version__.split('+')[0]}" + ("-quick" if quick else "")
 
 
-def envelope(impl_id: str, setup: dict[str, Any], quick: bool, command: str | None = None) -> dict[str, Any]:
+def source_hash(module: str) -> str:
+    """A digest of the code that produces a record: the implementation's module and the harness it runs on.
+
+    The site compares it with the code as it is now and marks a record whose code has changed since as stale.
+    """
+    package = Path(__file__).resolve().parent
+    files = [package / f"{module.rsplit('.', 1)[-1]}.py", *sorted(package.glob("_*.py"))]
+    digest = hashlib.sha256()
+    for path in files:
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def envelope(
+    impl_id: str,
+    setup: dict[str, Any],
+    quick: bool,
+    command: str | None = None,
+    *,
+    module: str = "",
+    seeds: list[int] | None = None,
+) -> dict[str, Any]:
     """The fields every record starts with; `command` defaults to this process's command line."""
     return {
         "impl": impl_id,
+        "source_hash": source_hash(module) if module else None,
+        "seeds": seeds or [],
         "setup": {**setup, "quick": quick},
         "environment": measure.environment(),
         "command": command or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
@@ -86,8 +111,10 @@ def benchmark(spec: ImplSpec, quick: bool = False, seed: int = 0, command: str |
     runs = 5 if quick else 20
     if spec.experiment is not None:
         setup = {"input_shape": list(spec.input_shape), "seed": seed, "kind": "experiment"}
-        record = envelope(spec.id, setup, quick, command)
+        record = envelope(spec.id, setup, quick, command, module=spec.module, seeds=[seed])
         result = spec.experiment(quick=quick, seed=seed)
+        if isinstance(result.get("seeds"), list):  # an experiment over several seeds names them itself
+            record["seeds"] = result["seeds"]
         record["curves"] = result.pop("curves", {})
         record["tables"] = result.pop("tables", {})
         record["metrics"] = {**measure.summary(model, x), **result}
@@ -105,6 +132,7 @@ def benchmark(spec: ImplSpec, quick: bool = False, seed: int = 0, command: str |
         },
         quick,
         command,
+        module=spec.module,
     )
     record["metrics"] = eager_metrics(spec.build, model, x, runs)
     record["tables"]["exports"] = export_rows(model, x, formats, runs)

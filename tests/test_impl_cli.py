@@ -34,6 +34,9 @@ def test_bench_writes_a_results_file_that_the_pages_render(tmp_path, capsys):
     (path,) = (tmp_path / "impl").glob("separable_conv.*-*c-torch*-quick.json")
     record = json.loads(path.read_text())
     assert record["impl"] == "separable_conv" and record["setup"]["quick"] is True
+    from reference_impls._benchmark import source_hash
+
+    assert record["source_hash"] == source_hash("reference_impls.separable") and record["seeds"] == []
     assert record["command"].startswith("kb bench impls --only separable_conv --quick")
     assert {"environment", "command", "measured_at", "metrics", "tables", "curves"} <= record.keys()
     assert record["metrics"]["params"] > 0 and record["metrics"]["eager_threads_1_p50_ms"] > 0
@@ -43,6 +46,7 @@ def test_bench_writes_a_results_file_that_the_pages_render(tmp_path, capsys):
     assert {"impls/index.md", "impls/separable_conv.md", "impls/efficientnet_b1.md"} <= pages.keys()
     page = pages["impls/separable_conv.md"]
     assert "::: reference_impls.separable" in page and path.name in page and "Run it yourself" in page
+    assert "Measured with the code as it is now" in page  # its hash matches the code: not stale
     assert "::: reference_impls.efficientnet" not in pages["impls/efficientnet_b1.md"]  # only on b0's page
 
 
@@ -80,3 +84,11 @@ def test_every_experiment_module_hands_its_run_to_the_shared_command_line():
         [sys.executable, "-m", "reference_impls.pruning", "--help"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and "--quick" in done.stdout, done.stderr
+
+
+def test_a_record_of_changed_code_is_marked_stale():
+    from kb.site.impl_pages import freshness
+
+    assert freshness({"source_hash": "sha256:aaaa"}, "sha256:bbbb").startswith("**Stale**")
+    assert freshness({"source_hash": "sha256:aaaa"}, "sha256:aaaa").startswith("Measured with the code as it is now")
+    assert "unknown" in freshness({}, "sha256:bbbb")  # records from before the hash was recorded

@@ -67,7 +67,17 @@ def claims_section(catalog: Catalog, catalog_id: str) -> str:
     return f"From the catalog entry {link}:\n\n" + (table(rows) if rows else "_No claims recorded._\n")
 
 
-def results_section(records: list[dict[str, Any]], impl_id: str) -> str:
+def freshness(record: dict[str, Any], current: str | None) -> str:
+    """Whether a record was measured with the code as it is now (its `source_hash` against the current one)."""
+    recorded = record.get("source_hash")
+    if not recorded:
+        return "Measured before records named the hash of their code: whether the code changed since is unknown."
+    if current and recorded != current:
+        return f"**Stale**: the code changed since this was measured ({recorded}, now {current}); run it again."
+    return f"Measured with the code as it is now ({recorded})."
+
+
+def results_section(records: list[dict[str, Any]], impl_id: str, current: str | None = None) -> str:
     """Every results record of one implementation: setup, environment, metrics, tables, curves."""
     if not records:
         return f"No results yet: run `kb bench impls --only {impl_id}` to measure.\n"
@@ -79,7 +89,7 @@ def results_section(records: list[dict[str, Any]], impl_id: str) -> str:
             f"### `{record['_file']}`\n\n"
             f"Measured {record.get('measured_at', '?')} with `{record.get('command', '?')}` on {env.get('cpu', '?')} "
             f"({env.get('cores', '?')} cores; {', '.join(env.get('isa', [])) or 'no listed ISA extensions'}); "
-            f"{versions}.\n\nSetup: `{json.dumps(record.get('setup', {}))}`\n"
+            f"{versions}.\n\nSetup: `{json.dumps(record.get('setup', {}))}`\n\n{freshness(record, current)}\n"
         )
         metrics = record.get("metrics", {})
         parts.append(table([{"metric": k, "value": v} for k, v in metrics.items()]))
@@ -117,6 +127,8 @@ def paper_link(spec: Any, catalog: Catalog) -> str:
 
 def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primary: str) -> str:
     """One implementation's page."""
+    from reference_impls._benchmark import source_hash  # the registry is loaded already: no new import cost
+
     shape = "×".join(map(str, spec.input_shape))
     parts = [
         f"# {spec.id}\n",
@@ -131,7 +143,7 @@ def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primar
         "## The paper's claims\n",
         claims_section(catalog, spec.catalog_id),
         "## What our runs measured\n",
-        results_section(records, spec.id),
+        results_section(records, spec.id, source_hash(spec.module)),  # stale records are marked as such
         "## Run it yourself\n",
         run_block(spec),
     ]
