@@ -92,3 +92,17 @@ def test_a_record_of_changed_code_is_marked_stale():
     assert freshness({"source_hash": "sha256:aaaa"}, "sha256:bbbb").startswith("**Stale**")
     assert freshness({"source_hash": "sha256:aaaa"}, "sha256:aaaa").startswith("Measured with the code as it is now")
     assert "unknown" in freshness({}, "sha256:bbbb")  # records from before the hash was recorded
+
+
+def test_a_port_page_leads_with_the_original_against_the_port():
+    from kb.site.impl_pages import port_section
+
+    record = {
+        "_file": "x.json",
+        "metrics": {"reference_max_abs_diff": 4e-4, "reference_agreement": 1.0,
+                    "original": {"recall": 0.77, "precision": 0.94}, "port": {"recall": 0.77, "precision": 0.94},
+                    "latency": {"onnxruntime": {"latency_ratio_vs_reference": 1.03}}},
+    }  # fmt: skip
+    section = port_section([record])
+    assert section.startswith("## The original vs our port") and "0.770 / 0.940" in section and "1.03" in section
+    assert port_section([{"_file": "y.json", "metrics": {"params": 1}}]) == ""

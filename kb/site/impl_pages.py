@@ -104,6 +104,33 @@ def results_section(records: list[dict[str, Any]], impl_id: str, current: str | 
     return "\n".join(parts)
 
 
+def port_section(records: list[dict[str, Any]]) -> str:
+    """For the port of a shipped model: the original against our port, from the newest record that has both."""
+    record = next((r for r in records if "reference_agreement" in r.get("metrics", {})), None)
+    if record is None:
+        return ""
+    m = record["metrics"]
+    rows = [
+        {"what": "largest difference of the raw outputs", "value": m.get("reference_max_abs_diff")},
+        {"what": "agreement with the original (its detections, mask or landmarks reproduced)", "value": m.get("reference_agreement")},
+    ]  # fmt: skip
+    for side in ("original", "port"):
+        if isinstance(m.get(side), dict) and "recall" in m[side]:
+            rows.append({"what": f"{side}: recall / precision on the labelled face set (IoU 0.5)",
+                         "value": f"{m[side]['recall']:.3f} / {m[side]['precision']:.3f}"})  # fmt: skip
+    latency = m.get("latency", {})
+    for runtime in ("onnxruntime", "executorch"):
+        figures = latency.get(runtime)
+        if isinstance(figures, dict) and "latency_ratio_vs_reference" in figures:
+            rows.append({"what": f"latency, ours in {runtime} ÷ the original in LiteRT (1 thread, alternated)",
+                         "value": figures["latency_ratio_vs_reference"]})  # fmt: skip
+    int8 = m.get("int8", {})
+    for runtime in ("onnxruntime", "executorch"):
+        if isinstance(int8.get(runtime), dict) and "agreement" in int8[runtime]:
+            rows.append({"what": f"int8 in {runtime}: agreement with the fp32 original", "value": int8[runtime]["agreement"]})
+    return "## The original vs our port\n\n" + f"From `{record['_file']}`.\n\n" + table(rows)
+
+
 def run_block(spec: Any) -> str:
     """Commands that reproduce the page's numbers."""
     bench = f"kb impl bench {spec.id} --json --quick" if spec.experiment else f"kb impl profile {spec.id} --top 10"
@@ -139,6 +166,7 @@ def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primar
         parts.append(f"::: {spec.module}\n    options:\n      show_root_heading: false\n      show_source: true\n")
     else:
         parts.append(f"The code and its explanation are on the page of [{primary}]({primary}.md) (`{spec.module}`).\n")
+    parts.insert(2, port_section(records))  # a port of a shipped model leads with how close it is to the original
     parts += [
         "## The paper's claims\n",
         claims_section(catalog, spec.catalog_id),
