@@ -9,11 +9,13 @@ difference between the two is the network's. The steps follow MediaPipe's calcul
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 
 
@@ -188,3 +190,32 @@ def recall_precision(detections: list[list[dict[str, Any]]], truths: list[np.nda
                 hits += 1
                 free.remove(best[1])
     return {"recall": hits / max(n_truths, 1), "precision": hits / max(n_detections, 1)}
+
+
+def nchw(nhwc: np.ndarray) -> np.ndarray:
+    """A batch of NHWC images (LiteRT's layout) in PyTorch's NCHW layout."""
+    return np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
+
+
+def raw_runner(
+    runtime: str, file: str, outputs: tuple[str, str], build: Callable[[], torch.nn.Module], model: Any = None
+) -> Callable[[np.ndarray], tuple[np.ndarray, ...]]:
+    """`raw(nhwc) -> (regressors, classificators)` of a detector, in our port or in the original.
+
+    The port runs in eager PyTorch; the original `.tflite` `file` runs in LiteRT, its two output tensors named
+    `outputs`.
+    """
+    from reference_impls import _shipped, _tflite
+
+    if runtime == "original":
+        interpreter = _tflite.interpreter_runner(_shipped.model_path(file))
+        return lambda x: tuple(interpreter(x)[name] for name in outputs)
+    if runtime != "port":
+        raise ValueError(f"runtime must be 'port' or 'original', not {runtime!r}")
+    port = model or build()
+
+    def raw(x: np.ndarray) -> tuple[np.ndarray, ...]:
+        with torch.no_grad():
+            return tuple(t.numpy() for t in port(torch.from_numpy(nchw(x))))
+
+    return raw

@@ -129,24 +129,9 @@ def blazeface_front(weights: bool = True) -> nn.Module:
     return model
 
 
-def _nchw(nhwc: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
-
-
 def runner(runtime: str = "port", model: nn.Module | None = None) -> Any:
     """`raw(nhwc) -> (regressors, classificators)` for our port (eager PyTorch) or the original in LiteRT."""
-    if runtime == "original":
-        interpreter = _tflite.interpreter_runner(_shipped.model_path(FILE))
-        return lambda x: tuple(interpreter(x)[k] for k in ("regressors", "classificators"))
-    if runtime != "port":
-        raise ValueError(f"runtime must be 'port' or 'original', not {runtime!r}")
-    model = model or blazeface_front()
-
-    def raw(x: np.ndarray) -> tuple[np.ndarray, ...]:
-        with torch.no_grad():
-            return tuple(t.numpy() for t in model(torch.from_numpy(_nchw(x))))
-
-    return raw
+    return det.raw_runner(runtime, FILE, ("regressors", "classificators"), blazeface_front, model)
 
 
 def detect(raw: tuple[np.ndarray, ...]) -> list[dict[str, Any]]:
@@ -203,7 +188,7 @@ def calibration_inputs(n: int, seed: int) -> torch.Tensor:
     from reference_impls import _face_set
 
     images = _face_set.build(n, seed, calibration=True).images
-    return torch.from_numpy(_nchw(np.concatenate([det.letterbox(image, SIZE)[0] for image in images])))
+    return torch.from_numpy(det.nchw(np.concatenate([det.letterbox(image, SIZE)[0] for image in images])))
 
 
 def agreement(reference: list[list[dict[str, Any]]], raw: list[tuple[np.ndarray, ...]]) -> dict[str, float]:
@@ -253,11 +238,11 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="blazeface-front-") as tmp:
         exported = _shipped_bench.export_port(model, calibration_inputs(n_calibration, seed), Path(tmp), runtimes)
         result["latency"] = _shipped_bench.latency_table(
-            exported, _shipped.model_path(FILE), _nchw(inputs[:1]), runs, threads=(1,) if quick else (1, 2)
+            exported, _shipped.model_path(FILE), det.nchw(inputs[:1]), runs, threads=(1,) if quick else (1, 2)
         )
         for name, port_in in exported.items():
-            fp32 = [tuple(port_in.fp32(_nchw(x[None]))) for x in inputs]
-            int8 = [tuple(port_in.int8(_nchw(x[None]))) for x in inputs]
+            fp32 = [tuple(port_in.fp32(det.nchw(x[None]))) for x in inputs]
+            int8 = [tuple(port_in.int8(det.nchw(x[None]))) for x in inputs]
             result["latency"][name]["export_max_abs_diff"] = max(map(_shipped_bench.max_abs_diff, fp32, ours))
             result["int8"][name] = {
                 **agreement(reference, int8),

@@ -173,24 +173,9 @@ def face_detector_full_sparse(weights: bool = True) -> nn.Module:
     return model
 
 
-def _nchw(nhwc: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
-
-
 def runner(runtime: str = "port", model: nn.Module | None = None) -> Any:
     """`raw(nhwc) -> (regressors, classificators)` for our port (eager PyTorch) or the original in LiteRT."""
-    if runtime == "original":
-        interpreter = _tflite.interpreter_runner(_shipped.model_path(FILE))
-        return lambda x: tuple(interpreter(x)[k] for k in ("Identity", "Identity_1"))
-    if runtime != "port":
-        raise ValueError(f"runtime must be 'port' or 'original', not {runtime!r}")
-    model = model or face_detector_full_sparse()
-
-    def raw(x: np.ndarray) -> tuple[np.ndarray, ...]:
-        with torch.no_grad():
-            return tuple(t.numpy() for t in model(torch.from_numpy(_nchw(x))))
-
-    return raw
+    return det.raw_runner(runtime, FILE, ("Identity", "Identity_1"), face_detector_full_sparse, model)
 
 
 def detect(raw: tuple[np.ndarray, ...]) -> list[dict[str, Any]]:
@@ -272,15 +257,15 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         "int8": {"calibration_images": n_calibration},
     }
     calibration = _face_set.build(n_calibration, seed, calibration=True).images
-    cal = torch.from_numpy(_nchw(np.concatenate([det.letterbox(i, SIZE)[0] for i in calibration])))
+    cal = torch.from_numpy(det.nchw(np.concatenate([det.letterbox(i, SIZE)[0] for i in calibration])))
     with tempfile.TemporaryDirectory(prefix="full-sparse-") as tmp:
         exported = _shipped_bench.export_port(model, cal, Path(tmp), runtimes)
         result["latency"] = _shipped_bench.latency_table(
-            exported, _shipped.model_path(FILE), _nchw(inputs[:1]), runs, threads=(1,) if quick else (1, 2)
+            exported, _shipped.model_path(FILE), det.nchw(inputs[:1]), runs, threads=(1,) if quick else (1, 2)
         )
         for name, port in exported.items():
-            fp32 = [tuple(port.fp32(_nchw(x[None]))) for x in inputs]
-            int8 = [tuple(port.int8(_nchw(x[None]))) for x in inputs]
+            fp32 = [tuple(port.fp32(det.nchw(x[None]))) for x in inputs]
+            int8 = [tuple(port.int8(det.nchw(x[None]))) for x in inputs]
             result["latency"][name]["export_max_abs_diff"] = max(map(_shipped_bench.max_abs_diff, fp32, ours))
             result["int8"][name] = {"agreement": agreement(int8), "box_agreement": agreement(int8, np.inf)}
     result["latency_ratio_vs_reference"] = min(result["latency"][r]["latency_ratio_vs_reference"] for r in runtimes)

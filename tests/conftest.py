@@ -30,6 +30,19 @@ added: 2026-01-01
 EVIL_TITLE = 'Pipes | <script>alert("x")</script> `code` [link](https://e.com) *stars* _under_ :material-alert:'
 
 
+def _shipped_marks() -> list[pytest.MarkDecorator]:
+    """Slow, and skipped with the command that fetches them when the shipped models are not in the cache."""
+    from reference_impls import _shipped
+
+    missing = not _shipped.available()
+    reason = f"shipped models not in {_shipped.cache_dir()}: run {_shipped.FETCH_COMMAND}"
+    return [pytest.mark.slow, pytest.mark.skipif(missing, reason=reason)]
+
+
+# The marks of every test of a shipped-model port (`pytestmark = SHIPPED`).
+SHIPPED = _shipped_marks()
+
+
 def copy_catalog(target: Path) -> Path:
     """A writable copy of the real catalog."""
     shutil.copytree(CATALOG, target)

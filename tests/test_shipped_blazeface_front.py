@@ -7,13 +7,9 @@ import torch
 from reference_impls import _detection as det
 from reference_impls import _shipped, _tflite
 from reference_impls import blazeface_front as bf
+from tests.conftest import SHIPPED
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not _shipped.available(), reason=f"shipped models not in {_shipped.cache_dir()}: run {_shipped.FETCH_COMMAND}"
-    ),
-]
+pytestmark = SHIPPED
 
 
 @pytest.fixture(scope="module")
@@ -113,5 +109,5 @@ def test_int8_pt2e_keeps_agreement(model, original):
     reference = [bf.detect(original(x[None])) for x in inputs]
     quantized = _shipped_bench._pt2e_int8(_shipped_bench.Named(model), bf.calibration_inputs(8, 0))
     with torch.no_grad():
-        raw = [tuple(t.numpy() for t in quantized(torch.from_numpy(bf._nchw(x[None])))) for x in inputs]
+        raw = [tuple(t.numpy() for t in quantized(torch.from_numpy(det.nchw(x[None])))) for x in inputs]
     assert bf.agreement(reference, raw)["agreement"] >= 0.9

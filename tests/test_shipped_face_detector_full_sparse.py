@@ -7,13 +7,9 @@ import torch
 from reference_impls import _detection as det
 from reference_impls import _shipped, _tflite
 from reference_impls import face_detector_full_sparse as fs
+from tests.conftest import SHIPPED
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not _shipped.available(), reason=f"shipped models not in {_shipped.cache_dir()}: run {_shipped.FETCH_COMMAND}"
-    ),
-]
+pytestmark = SHIPPED
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,9 @@ from PIL import Image
 
 from reference_impls import _shipped, _tflite
 from reference_impls import selfie_segmentation as ss
+from tests.conftest import SHIPPED
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not _shipped.available(), reason=f"shipped models not in {_shipped.cache_dir()}: run {_shipped.FETCH_COMMAND}"
-    ),
-]
+pytestmark = SHIPPED
 
 
 @pytest.fixture(scope="module")
