@@ -146,3 +146,10 @@ def test_articles_say_run_it_and_implementation_pages_link_their_source(built_si
     assert run_it is not None and "../../impls/pruning/" in str(run_it.find_next("ul"))
     page = soup(built_site / "impls" / "pruning" / "index.html")
     assert any(a["href"].endswith("reference_impls/pruning.py") for a in page.select("article a[href]"))
+
+
+def test_search_ranks_entries_first_and_leaves_the_api_out(built_site: Path) -> None:
+    index = json.loads((built_site / "search" / "search_index.json").read_text())["docs"]
+    assert not [d for d in index if d["location"].startswith("reference/")]  # the API is for contributors
+    boosts = {d["location"].split("/")[0]: d.get("boost") for d in index if "boost" in d}
+    assert boosts.get("entries") == 2 and boosts.get("categories") == 1.5

@@ -129,10 +129,8 @@ def render_link_health(
     )
     if not checked:
         # Say plainly that nothing was checked; never "nothing is broken", which would claim a check.
-        return "\n".join(
-            ["# Link health", "", intro, "", f"No address has been checked yet: {len(every)} addresses in "
-             f"{len(urls_of)} entries wait for the first run of `kb linkcheck`.", ""]
-        )  # fmt: skip
+        waiting = f"{len(every)} addresses in {len(urls_of)} entries wait for the first run of `kb linkcheck`."
+        return f"# Link health\n\n{intro}\n\nNo address has been checked yet: {waiting}\n"
     last = max(r.checked_at for r in checked)
     lines = [
         "# Link health",

@@ -178,8 +178,8 @@ def render_downloads(out_dir: Path) -> str:
     for files in FORMATS.values():
         for name, _ in files:
             size = (out_dir / name).stat().st_size
-            rows.append([f"[{name}]({name})", f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB",
-                         DESCRIPTIONS[name]])  # fmt: skip
+            shown = f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
+            rows.append([f"[{name}]({name})", shown, DESCRIPTIONS[name]])
     header = (
         "# Downloads\n\nThe whole catalog, regenerated with every build of the site (`kb export all` writes the same "
         "files locally).\n\n"

@@ -23,7 +23,6 @@ from kb.site.markdown import table as markdown_table
 from kb.site.plots import svg_chart
 
 
-
 def load_results(results_dir: Path = paths.IMPL_RESULTS) -> dict[str, list[dict[str, Any]]]:
     """Every results record under `results_dir`, grouped by implementation id, newest first."""
     found: dict[str, list[dict[str, Any]]] = {}
@@ -67,6 +66,21 @@ def claims_section(catalog: Catalog, catalog_id: str) -> str:
     return f"From the catalog entry {link}:\n\n" + (table(rows) if rows else "_No claims recorded._\n")
 
 
+def readable(name: str) -> str:
+    """A metric's key as words: `reference_max_abs_diff` reads "reference max abs diff"."""
+    return name.replace("_", " ")
+
+
+def setup_line(setup: dict[str, Any]) -> str:
+    """A record's setup as a short phrase: `input shape 1×1×28×28, seed 0, quick no`."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        return "×".join(map(str, v)) if isinstance(v, list) and all(isinstance(x, int) for x in v) else str(v)
+
+    return ", ".join(f"{readable(k)} {escape(value(v))}" for k, v in setup.items())
+
+
 def freshness(record: dict[str, Any], current: str | None) -> str:
     """Whether a record was measured with the code as it is now (its `source_hash` against the current one)."""
     recorded = record.get("source_hash")
@@ -89,10 +103,10 @@ def results_section(records: list[dict[str, Any]], impl_id: str, current: str | 
             f"### `{record['_file']}`\n\n"
             f"Measured {record.get('measured_at', '?')} with `{record.get('command', '?')}` on {env.get('cpu', '?')} "
             f"({env.get('cores', '?')} cores; {', '.join(env.get('isa', [])) or 'no listed ISA extensions'}); "
-            f"{versions}.\n\nSetup: `{json.dumps(record.get('setup', {}))}`\n\n{freshness(record, current)}\n"
+            f"{versions}.\n\nSetup: {setup_line(record.get('setup', {}))}.\n\n{freshness(record, current)}\n"
         )
         metrics = record.get("metrics", {})
-        parts.append(table([{"metric": k, "value": v} for k, v in metrics.items()]))
+        parts.append(table([{"metric": readable(k), "value": v} for k, v in metrics.items()]))
         for name, rows in record.get("tables", {}).items():
             parts.append(f"\n**{name.replace('_', ' ')}**\n\n" + table(rows))
         for name, points in record.get("curves", {}).items():
@@ -111,23 +125,23 @@ def port_section(records: list[dict[str, Any]]) -> str:
         return ""
     m = record["metrics"]
     rows = [
-        {"what": "largest difference of the raw outputs", "value": m.get("reference_max_abs_diff")},
-        {"what": "agreement with the original (its detections, mask or landmarks reproduced)", "value": m.get("reference_agreement")},
-    ]  # fmt: skip
+        ("largest difference of the raw outputs", m.get("reference_max_abs_diff")),
+        ("agreement with the original (its detections, mask or landmarks reproduced)", m.get("reference_agreement")),
+    ]
     for side in ("original", "port"):
         if isinstance(m.get(side), dict) and "recall" in m[side]:
-            rows.append({"what": f"{side}: recall / precision on the labelled face set (IoU 0.5)",
-                         "value": f"{m[side]['recall']:.3f} / {m[side]['precision']:.3f}"})  # fmt: skip
-    latency = m.get("latency", {})
+            figures = f"{m[side]['recall']:.3f} / {m[side]['precision']:.3f}"
+            rows.append((f"{side}: recall / precision on the labelled face set (IoU 0.5)", figures))
     for runtime in ("onnxruntime", "executorch"):
-        figures = latency.get(runtime)
-        if isinstance(figures, dict) and "latency_ratio_vs_reference" in figures:
-            rows.append({"what": f"latency, ours in {runtime} ÷ the original in LiteRT (1 thread, alternated)",
-                         "value": figures["latency_ratio_vs_reference"]})  # fmt: skip
-    int8 = m.get("int8", {})
+        timing = m.get("latency", {}).get(runtime)
+        if isinstance(timing, dict) and "latency_ratio_vs_reference" in timing:
+            what = f"latency, ours in {runtime} ÷ the original in LiteRT (1 thread, alternated)"
+            rows.append((what, timing["latency_ratio_vs_reference"]))
     for runtime in ("onnxruntime", "executorch"):
-        if isinstance(int8.get(runtime), dict) and "agreement" in int8[runtime]:
-            rows.append({"what": f"int8 in {runtime}: agreement with the fp32 original", "value": int8[runtime]["agreement"]})
+        int8 = m.get("int8", {}).get(runtime)
+        if isinstance(int8, dict) and "agreement" in int8:
+            rows.append((f"int8 in {runtime}: agreement with the fp32 original", int8["agreement"]))
+    rows = [{"what": what, "value": value} for what, value in rows]
     return "## The original vs our port\n\n" + f"From `{record['_file']}`.\n\n" + table(rows)
 
 

@@ -138,11 +138,12 @@ def render_new(catalog: Catalog, years: int = 3, shown: int = 12) -> str:
 
 def render_category(catalog: Catalog, category: Category, article: str) -> str:
     """A category page: its article, its sub-categories, then a table of its entries."""
-    parts = [f"# {escape(category.title)}\n", f"{escape(category.description)}\n"]
+    # Category pages rank above articles' mentions and below the entries themselves in search.
+    parts = ["---\nsearch:\n  boost: 1.5\n---\n", f"# {escape(category.title)}\n", f"{escape(category.description)}\n"]
     parents = catalog.vocabulary.ancestors(category.id)
     if parents:
         trail = " › ".join(link(catalog.vocabulary.categories[p].title, f"{p}.md") for p in reversed(parents))
-        parts.insert(1, f"<small>Part of {trail}</small>\n")
+        parts.insert(2, f"<small>Part of {trail}</small>\n")
     parts.append(resolve_citations(article, catalog, "../entries/"))
     children = catalog.vocabulary.children(category.id)
     if children:
@@ -166,7 +167,12 @@ def render_entry(catalog: Catalog, entry: Entry, link_status: Callable[[str], st
     """An entry page: metadata, summary, links with their last checked status, claims and BibTeX."""
     vocabulary = catalog.vocabulary
     # The page's <title> and search result: the paper's title (JSON is valid YAML, and escapes what YAML reads).
-    front = f"---\ntitle: {json.dumps(entry.title)}\n" + (f"tags: {json.dumps(entry.tags)}\n" if entry.tags else "") + "---\n\n"
+    # Search ranks entry pages above the site's other pages: a reader searching "Han" wants Song Han's papers.
+    front = (
+        f"---\ntitle: {json.dumps(entry.title)}\nsearch:\n  boost: 2\n"
+        + (f"tags: {json.dumps(entry.tags)}\n" if entry.tags else "")
+        + "---\n\n"
+    )
     rows = [["Kind", entry.kind.value]]
     if entry.authors or entry.organizations:
         rows.append(["Authors", escape(", ".join(entry.authors + entry.organizations))])
@@ -184,8 +190,8 @@ def render_entry(catalog: Catalog, entry: Entry, link_status: Callable[[str], st
         escape(entry.summary)
         if entry.summary
         else (
-            "_No summary yet: this entry was imported from a list. A summary in your own words is a welcome "
-            "[contribution](../contributing.md)._"
+            "**Summary wanted.** Nobody has written this entry's summary yet: one to three sentences in your own "
+            "words, checked against the paper's own page, are a welcome [contribution](../contributing.md)."
         )
     )
     parts = [front, f"# {escape(entry.title)}\n", summary + "\n", table(["Field", "Value"], rows)]
