@@ -15,11 +15,14 @@ Huffman Coding*, ICLR 2016, [arXiv:1510.00149](https://arxiv.org/abs/1510.00149)
 3. *Huffman coding* of the cluster indices and of the index gaps: both distributions are far from uniform, so a
    variable-length prefix code stores them in fewer bits than their fixed width.
 
-**Storage accounting.** Everything needed to rebuild the weights is counted: per layer, the two Huffman bit
-streams, their code tables (one byte of code length per symbol; the codes are canonical, so the lengths define
-them), a 4-byte symbol count per stream, the fp32 codebook and the fp32 biases. The compression ratio divides the fp32
-dense size ($4 \times$ the parameter count) by that total. `decode` rebuilds a dense LeNet-300-100 from the bytes
-alone; the tests check that it round-trips bit-exactly and that the decoded model scores the same accuracy.
+**Storage.** Everything needed to rebuild the weights goes into one file (`reference_impls._container`'s format):
+per layer, the two Huffman bit streams, their code tables (one byte of code length per symbol; the codes are
+canonical, so the lengths define them), the fp32 codebook and the fp32 biases, with the symbol counts and shapes in
+the file's manifest. The compression ratio divides the size of the dense fp32 file of the same model, in the same
+format, by the size of that file. `read_huffman` rebuilds a dense LeNet-300-100 from the file alone, and the
+accuracy reported is the decoded model's; the tests check that it round-trips bit-exactly. The stage before
+Huffman coding is a file too: fixed-width gaps and cluster indices ($b + 1$ bits, because the filler entries
+need a symbol of their own).
 
 **Setup.** LeNet-300-100 on the 3,500 MNIST training images; the baseline is the same network trained in the same
 run before compression. The paper's configuration: 6-bit codebooks for the fully connected layers.
@@ -36,19 +39,23 @@ curve are filled in below from the results file of `kb bench` (never typed by ha
 from __future__ import annotations
 
 import heapq
+import shutil
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from reference_impls import _container as container
 from reference_impls._data import Split, mnist, subset
 from reference_impls._models import LeNet300100
 from reference_impls._registry import experiment, experiment_cli, register
 from reference_impls._training import accuracy, seed_everything, train
-from reference_impls.pruning import TARGET, prune_model, relative_indices
+from reference_impls.pruning import TARGET, pack_bits, prune_model, relative_indices
 
 GAP_BITS = 5  # the paper's index width for fully connected layers
 LAYERS = ("fc1", "fc2", "fc3")
@@ -95,11 +102,6 @@ class HuffmanStream:
     lengths: bytes
     count: int
     data: bytes
-
-    @property
-    def nbytes(self) -> int:
-        """Stored size: the code-length table, a 4-byte count and the bit stream."""
-        return len(self.lengths) + 4 + len(self.data)
 
 
 def huffman_lengths(symbols: np.ndarray, alphabet: int) -> list[int]:
@@ -162,23 +164,22 @@ class EncodedLayer:
     codebook: bytes
     bias: bytes
 
-    @property
-    def nbytes(self) -> int:
-        """Everything stored for this layer."""
-        return self.gaps.nbytes + self.values.nbytes + len(self.codebook) + len(self.bias)
+
+def layer_symbols(layer: SharedWeightLinear) -> tuple[np.ndarray, np.ndarray]:
+    """The relative-index gaps of a layer's entries and their cluster indices (filler entries get symbol k)."""
+    mask = layer.mask.flatten().numpy()
+    gaps, positions = relative_indices(mask, GAP_BITS)
+    # A filler entry has no cluster: it gets the extra symbol k, which decodes to a zero weight.
+    return gaps, np.where(mask[positions], layer.index.flatten().numpy()[positions], layer.codebook.numel())
 
 
 def encode_layer(layer: SharedWeightLinear) -> EncodedLayer:
     """Relative indices of the surviving weights, then Huffman coding of gaps and cluster indices."""
-    k = layer.codebook.numel()
-    mask = layer.mask.flatten().numpy()
-    gaps, positions = relative_indices(mask, GAP_BITS)
-    # A filler entry has no cluster: it gets the extra symbol k, which decodes to a zero weight.
-    symbols = np.where(mask[positions], layer.index.flatten().numpy()[positions], k)
+    gaps, symbols = layer_symbols(layer)
     return EncodedLayer(
         tuple(layer.mask.shape),
         huffman_encode(gaps - 1, 1 << GAP_BITS),
-        huffman_encode(symbols, k + 1),
+        huffman_encode(symbols, layer.codebook.numel() + 1),
         layer.codebook.detach().numpy().astype("<f4").tobytes(),
         layer.bias.detach().numpy().astype("<f4").tobytes(),
     )
@@ -195,15 +196,49 @@ def decode_layer(encoded: EncodedLayer) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(weight).view(encoded.shape), torch.from_numpy(bias)
 
 
-def decode(encoded: dict[str, EncodedLayer]) -> LeNet300100:
-    """A dense LeNet-300-100 rebuilt from its compressed layers."""
+def write_huffman(encoded: dict[str, EncodedLayer], path: Path) -> int:
+    """Write the compressed layers to one file; returns its size."""
+    streams: dict[str, bytes] = {}
+    meta: dict[str, Any] = {"format": "deep-compression-huffman", "layers": {}}
+    for name, layer in encoded.items():
+        for part in ("gaps", "values"):
+            stream = getattr(layer, part)
+            streams[f"{name}.{part}.lengths"], streams[f"{name}.{part}.data"] = stream.lengths, stream.data
+        streams[f"{name}.codebook"], streams[f"{name}.bias"] = layer.codebook, layer.bias
+        meta["layers"][name] = {"shape": list(layer.shape), "gaps": layer.gaps.count, "values": layer.values.count}
+    return container.write(path, streams, meta)
+
+
+def read_huffman(path: Path) -> LeNet300100:
+    """A dense LeNet-300-100 rebuilt from a file of `write_huffman` alone."""
+    streams, meta = container.read(path)
     model = LeNet300100()
     with torch.no_grad():
-        for name, layer in encoded.items():
-            weight, bias = decode_layer(layer)
+        for name, info in meta["layers"].items():
+            gaps, values = (
+                HuffmanStream(streams[f"{name}.{part}.lengths"], info[part], streams[f"{name}.{part}.data"])
+                for part in ("gaps", "values")
+            )
+            stored = EncodedLayer(
+                tuple(info["shape"]), gaps, values, streams[f"{name}.codebook"], streams[f"{name}.bias"]
+            )
+            weight, bias = decode_layer(stored)
             getattr(model, name).weight.copy_(weight)
             getattr(model, name).bias.copy_(bias)
     return model.eval()
+
+
+def write_fixed_width(model: LeNet300100, bits: int, path: Path) -> int:
+    """The stage before Huffman coding as a file: 5-bit gaps, (b+1)-bit cluster indices, codebooks and biases."""
+    streams: dict[str, bytes] = {}
+    for name in LAYERS:
+        layer = getattr(model, name)
+        gaps, symbols = layer_symbols(layer)
+        streams[f"{name}.gaps"] = pack_bits(gaps - 1, GAP_BITS)
+        streams[f"{name}.index"] = pack_bits(symbols, bits + 1)  # k + 1 symbols: the filler needs its own
+        streams[f"{name}.codebook"] = layer.codebook.detach().numpy().astype("<f4").tobytes()
+        streams[f"{name}.bias"] = layer.bias.detach().numpy().astype("<f4").tobytes()
+    return container.write(path, streams, {"format": "deep-compression-fixed-width", "bits": bits})
 
 
 def quantize(pruned: LeNet300100, split: Split, *, bits: int, epochs: int, seed: int) -> LeNet300100:
@@ -212,16 +247,6 @@ def quantize(pruned: LeNet300100, split: Split, *, bits: int, epochs: int, seed:
     for name in LAYERS:
         setattr(model, name, SharedWeightLinear(getattr(pruned, name), bits))
     return train(model, split, epochs=epochs, lr=1e-4, seed=seed, desc=f"fine-tune {bits}-bit centroids")
-
-
-def fixed_width_bytes(model: LeNet300100, bits: int) -> int:
-    """Size after quantization, before Huffman: b-bit indices plus 5-bit gaps per entry, codebooks and biases."""
-    total = 0
-    for name in LAYERS:
-        layer = getattr(model, name)
-        entries = len(relative_indices(layer.mask.flatten().numpy(), GAP_BITS)[0])
-        total += -(-entries * (bits + GAP_BITS) // 8) + 4 * (layer.codebook.numel() + layer.bias.numel())
-    return total
 
 
 @register("deep_compression", arxiv="1510.00149", catalog_id="han2016deep", input_shape=(1, 1, 28, 28))
@@ -240,11 +265,12 @@ def run(quick: bool = False, seed: int = 0, bits: int = 6) -> dict[str, Any]:
     pruned = prune_model(model, split, seed=seed, lr=1e-3, target=TARGET, **stages)
     dense_bytes = pruned["dense_bytes"]
     curve, headline = [], {}
+    folder = Path(tempfile.mkdtemp(prefix="kb-deep-compression-"))
     for b in (bits,) if quick else sorted({2, 3, 4, 5, bits, 8}):
         shared = quantize(model, split, bits=b, epochs=1 if quick else 3, seed=seed)
         encoded = {name: encode_layer(getattr(shared, name)) for name in LAYERS}
-        stored = sum(layer.nbytes for layer in encoded.values())
-        decoded = decode(encoded)
+        stored = write_huffman(encoded, folder / f"huffman-{b}.kbpack")
+        decoded = read_huffman(folder / f"huffman-{b}.kbpack")
         point = {
             "bits": b,
             "accuracy": accuracy(decoded, split.x_test, split.y_test),
@@ -262,9 +288,10 @@ def run(quick: bool = False, seed: int = 0, bits: int = 6) -> dict[str, Any]:
                 "shared_model_accuracy": accuracy(shared, split.x_test, split.y_test),
                 "decoded_exact": exact,
                 "compressed_bytes": stored,
-                "quantized_bytes": fixed_width_bytes(shared, b),
+                "quantized_bytes": write_fixed_width(shared, b, folder / f"fixed-{b}.kbpack"),
                 "compression_ratio": point["compression_ratio"],
             }
+    shutil.rmtree(folder)
     return {
         **headline,
         "baseline_accuracy": pruned["baseline_accuracy"],

@@ -25,7 +25,10 @@ $\ell$ to $1 - (1 - s_\ell)^{r/R}$: the same share of the surviving weights each
 arXiv:1510.00149, Fig. 2): for every kept weight, the gap to the previous kept weight in $b$ bits ($b = 8$ for
 convolutions, $5$ for fully connected layers) and its fp32 value; a gap larger than $2^b$ is bridged with a filler
 entry of value zero. A layer with $n$ entries (fillers included) takes $\lceil n b / 8 \rceil + 4n$ bytes;
-biases stay dense. `encode_layer` writes those bytes and `decode_layer` reads them back.
+biases stay dense. `encode_layer` writes those bytes and `decode_layer` reads them back; `write_sparse` puts
+every layer's streams in one file (`reference_impls._container`'s format) and `load_sparse` rebuilds a model from
+that file alone. The storage ratio is the size of that file over the size of the dense fp32 file of the same
+model in the same format, and the accuracy after pruning is scored again on the model read back from the file.
 
 **Setup.** LeNet-300-100 and a LeNet-5-style convolutional net (Caffe's 20-50-500 variant) trained on the 3,500
 MNIST training images of `reference_impls._data.mnist`; the baseline is the same model, trained in the same run,
@@ -43,8 +46,11 @@ are filled in below from the results file of `kb bench` (never typed by hand).
 
 from __future__ import annotations
 
+import copy
 import math
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,6 +58,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from reference_impls import _container as container
 from reference_impls._data import Split, mnist, subset
 from reference_impls._models import LeNet5, LeNet300100
 from reference_impls._registry import experiment, experiment_cli, register
@@ -209,10 +216,49 @@ def index_bits(layer: nn.Module) -> int:
     return 8 if isinstance(layer, nn.Conv2d) else 5
 
 
-def sparse_bytes(model: nn.Module) -> int:
-    """Size of the model in relative-index format: encoded weights plus dense fp32 biases."""
-    layers = prunable(model).values()
-    return sum(encode_layer(m.weight, index_bits(m)).nbytes + 4 * m.bias.numel() for m in layers)
+def sparse_streams(model: nn.Module) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The prunable layers in relative-index format (gaps, fp32 values) with dense fp32 biases, and their shapes."""
+    streams: dict[str, bytes] = {}
+    layers: dict[str, Any] = {}
+    for name, m in prunable(model).items():
+        encoded = encode_layer(m.weight, index_bits(m))
+        streams[f"{name}.gaps"], streams[f"{name}.values"] = encoded.gaps, encoded.values
+        streams[f"{name}.bias"] = m.bias.detach().numpy().astype("<f4").tobytes()
+        layers[name] = {"shape": list(encoded.shape), "bits": encoded.bits, "count": encoded.count}
+    return streams, {"format": "relative-index-fp32", "layers": layers}
+
+
+def write_sparse(model: nn.Module, path: Path) -> int:
+    """Write `model` in relative-index format to `path`; returns the file's size."""
+    return container.write(path, *sparse_streams(model))
+
+
+def load_sparse(model: nn.Module, path: Path) -> nn.Module:
+    """Fill `model`'s prunable layers from a file of `write_sparse` (nothing else is read)."""
+    streams, meta = container.read(path)
+    layers = prunable(model)
+    with torch.no_grad():
+        for name, info in meta["layers"].items():
+            stored = SparseLayer(
+                tuple(info["shape"]), info["bits"], info["count"], streams[f"{name}.gaps"], streams[f"{name}.values"]
+            )
+            layers[name].weight.copy_(decode_layer(stored))
+            layers[name].bias.copy_(torch.from_numpy(container.fp32(streams[f"{name}.bias"], [-1])))
+    return model.eval()
+
+
+def stored_sizes(model: nn.Module, split: Split) -> dict[str, Any]:
+    """Write the dense and the sparse file of `model`, read the sparse one back and score what it decodes to."""
+    with tempfile.TemporaryDirectory(prefix="kb-pruning-") as tmp:
+        dense = container.write_dense(model, Path(tmp) / "dense.kbpack")
+        sparse = write_sparse(model, Path(tmp) / "sparse.kbpack")
+        decoded = load_sparse(copy.deepcopy(model), Path(tmp) / "sparse.kbpack")
+    return {
+        "dense_bytes": dense,
+        "sparse_bytes": sparse,
+        "storage_ratio": dense / sparse,
+        "decoded_accuracy": accuracy(decoded, split.x_test, split.y_test),
+    }
 
 
 def prune_model(
@@ -229,19 +275,15 @@ def prune_model(
     """Train `model`, scan its sensitivity, prune it iteratively and measure the result."""
     train(model, split, epochs=base_epochs, lr=lr, seed=seed, desc=f"baseline {type(model).__name__}")
     baseline = accuracy(model, split.x_test, split.y_test)
-    dense_bytes = 4 * sum(p.numel() for p in model.parameters())
     scan = sensitivity_scan(model, split)
     sizes = {name: m.weight.numel() for name, m in prunable(model).items()}
     targets = choose_sparsities(scan, accuracy(model, split.x_val, split.y_val), sizes, target)
     masks, curve = iterative_prune(model, split, targets, rounds=rounds, epochs=epochs, lr=lr / 3, seed=seed)
-    stored = sparse_bytes(model)
     return {
         "accuracy": accuracy(model, split.x_test, split.y_test),
         "baseline_accuracy": baseline,
         "sparsity": sparsity(model),
-        "dense_bytes": dense_bytes,
-        "sparse_bytes": stored,
-        "storage_ratio": dense_bytes / stored,
+        **stored_sizes(model, split),
         **{f"sparsity_{name}": int((mask == 0).sum()) / mask.numel() for name, mask in masks.items()},
         "curves": {
             "accuracy_vs_sparsity": [{"sparsity": 0.0, "accuracy": baseline}]

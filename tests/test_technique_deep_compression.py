@@ -5,14 +5,20 @@ import pytest
 import torch
 from torch import nn
 
+from reference_impls import _container as container
+from reference_impls._models import LeNet300100
 from reference_impls.deep_compression import (
+    LAYERS,
     SharedWeightLinear,
     canonical_codes,
     decode_layer,
     encode_layer,
     huffman_decode,
     huffman_encode,
+    read_huffman,
     run,
+    write_fixed_width,
+    write_huffman,
 )
 from reference_impls.pruning import magnitude_mask
 
@@ -46,7 +52,25 @@ def test_shared_weights_encode_and_decode_bit_exactly():
     weight, bias = decode_layer(encoded)
     assert torch.equal(weight, shared.weight.detach())
     assert torch.equal(bias, shared.bias.detach())
-    assert encoded.nbytes == encoded.gaps.nbytes + encoded.values.nbytes + 4 * 16 + 4 * 100
+
+
+def test_the_compressed_file_alone_rebuilds_the_model_and_is_smaller_than_the_dense_file(tmp_path):
+    torch.manual_seed(0)
+    dense = LeNet300100()
+    model = LeNet300100()
+    for name in LAYERS:
+        layer = getattr(dense, name)
+        with torch.no_grad():
+            layer.weight.mul_(magnitude_mask(layer.weight, 0.9))
+        setattr(model, name, SharedWeightLinear(layer, bits=4))
+    size = write_huffman({n: encode_layer(getattr(model, n)) for n in LAYERS}, tmp_path / "m.kbpack")
+    assert size == (tmp_path / "m.kbpack").stat().st_size
+    decoded = read_huffman(tmp_path / "m.kbpack")
+    for name in LAYERS:
+        assert torch.equal(decoded.state_dict()[f"{name}.weight"], getattr(model, name).weight.detach())
+    dense_size = container.write_dense(dense, tmp_path / "dense.kbpack")
+    assert dense_size > 4 * sum(p.numel() for p in dense.parameters())  # the real file, manifest included
+    assert size < write_fixed_width(model, 4, tmp_path / "fixed.kbpack") < dense_size / 5
 
 
 def test_centroid_gradient_is_the_sum_over_its_cluster():

@@ -3,9 +3,20 @@ import math
 import pytest
 import torch
 
+from reference_impls import _container as container
 from reference_impls._data import mnist, subset
 from reference_impls._models import LeNet5, LeNet300100
-from reference_impls.pruning import decode_layer, encode_layer, iterative_prune, magnitude_mask, prunable, run, sparsity
+from reference_impls.pruning import (
+    decode_layer,
+    encode_layer,
+    iterative_prune,
+    load_sparse,
+    magnitude_mask,
+    prunable,
+    run,
+    sparsity,
+    write_sparse,
+)
 
 
 def test_magnitude_mask_removes_exactly_the_smallest_weights():
@@ -54,6 +65,20 @@ def test_long_gaps_get_filler_entries():
     assert torch.equal(decode_layer(encoded), w)
 
 
+def test_the_sparse_file_alone_rebuilds_the_pruned_model(tmp_path):
+    torch.manual_seed(0)
+    model = LeNet5()
+    with torch.no_grad():
+        for m in prunable(model).values():
+            m.weight.mul_(magnitude_mask(m.weight, 0.9))
+    size = write_sparse(model, tmp_path / "sparse.kbpack")
+    rebuilt = load_sparse(LeNet5(), tmp_path / "sparse.kbpack")
+    for key, value in model.state_dict().items():
+        assert torch.equal(rebuilt.state_dict()[key], value)
+    dense = container.write_dense(model, tmp_path / "dense.kbpack")
+    assert size == (tmp_path / "sparse.kbpack").stat().st_size and dense / size > 4
+
+
 def test_conv_net_shapes():
     assert LeNet5()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     assert sum(p.numel() for p in LeNet300100().parameters()) == 266_610
@@ -65,6 +90,7 @@ def test_quick_run_prunes_both_nets_and_stores_them_smaller():
     for prefix in ("", "conv_"):
         assert result[f"{prefix}sparsity"] > 0.3
         assert result[f"{prefix}sparse_bytes"] < result[f"{prefix}dense_bytes"]
+        assert result[f"{prefix}decoded_accuracy"] == result[f"{prefix}accuracy"]  # the file holds the model
         assert 0.1 < result[f"{prefix}accuracy"] <= 1.0  # above chance (10 classes) even on the quick subset
     for prefix, model in (("", LeNet300100()), ("conv_", LeNet5())):
         sizes = {name: m.weight.numel() for name, m in prunable(model).items()}
