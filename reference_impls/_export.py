@@ -145,8 +145,31 @@ def to_ort(model: nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
     return {}
 
 
-def to_tflite(model: nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
-    """Convert with litert-torch inside `.venv-litert`, handing the model over as a saved `torch.export` program."""
+_LITERT_SCRIPT = """\
+import sys, torch, litert_torch
+program, x = torch.export.load(sys.argv[1]).module(), torch.load(sys.argv[2])
+if len(sys.argv) > 4:  # full-integer: PT2E with LiteRT's quantizer, calibrated on the images given
+    from litert_torch.quantize import pt2e_quantizer as q
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    quantizer = q.PT2EQuantizer().set_global(q.get_symmetric_quantization_config(is_per_channel=True))
+    prepared = prepare_pt2e(program, quantizer)
+    images, batch = torch.load(sys.argv[4]), x.shape[0]
+    for start in range(0, len(images) - batch + 1, batch):  # the program's one static batch size
+        prepared(images[start : start + batch])
+    model = convert_pt2e(prepared, fold_quantize=False)
+    litert_torch.convert(model, (x,), quant_config=QuantConfig(pt2e_quantizer=quantizer)).export(sys.argv[3])
+else:
+    litert_torch.convert(program, (x,)).export(sys.argv[3])
+"""
+
+
+def to_tflite(model: nn.Module, x: torch.Tensor, path: Path, calibration: torch.Tensor | None = None) -> dict[str, Any]:
+    """Convert with litert-torch inside `.venv-litert`, handing the model over as a saved `torch.export` program.
+
+    With `calibration` images the file is full-integer: int8 weights, activations, input and output (the LiteRT
+    interpreter's runner quantizes the input and dequantizes the output with the file's own parameters).
+    """
     python = LITERT_VENV / "bin" / "python"
     if not (LITERT_VENV / "complete").exists():
         raise Unavailable(
@@ -154,38 +177,46 @@ def to_tflite(model: nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
             "main .venv has 2.14); build it with scripts/make_litert_venv.sh"
         )
     with tempfile.TemporaryDirectory() as tmp:
-        program, example = Path(tmp) / "model.pt2", Path(tmp) / "x.pt"
+        program, example, images = Path(tmp) / "model.pt2", Path(tmp) / "x.pt", Path(tmp) / "calibration.pt"
         torch.export.save(torch.export.export(model, (x,)), program)
         torch.save(x, example)
-        script = (
-            "import sys, torch, litert_torch\n"
-            "program = torch.export.load(sys.argv[1])\n"
-            "litert_torch.convert(program.module(), (torch.load(sys.argv[2]),)).export(sys.argv[3])\n"
-        )
-        done = subprocess.run(
-            [str(python), "-c", script, str(program), str(example), str(path)],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        arguments = [str(python), "-c", _LITERT_SCRIPT, str(program), str(example), str(path)]
+        if calibration is not None:
+            torch.save(calibration, images)
+            arguments.append(str(images))
+        done = subprocess.run(arguments, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"litert-torch failed: {done.stderr.strip().splitlines()[-1:]}")
     return {}
 
 
 def load_tflite(path: Path, threads: int) -> Runner:
-    """Run a `.tflite` file with ai-edge-litert's interpreter (XNNPACK delegate by default)."""
+    """Run a `.tflite` file with ai-edge-litert's interpreter (XNNPACK delegate by default).
+
+    A full-integer file takes and gives int8: the input is quantized and the outputs dequantized with the scale and
+    zero point the file records, so every runner speaks fp32.
+    """
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
-    input_index = interpreter.get_input_details()[0]["index"]
-    output_indices = [d["index"] for d in interpreter.get_output_details()]
+    source = interpreter.get_input_details()[0]
+    outputs = interpreter.get_output_details()
 
     def run(array: np.ndarray) -> list[np.ndarray]:
-        interpreter.set_tensor(input_index, array)
+        scale, zero = source["quantization"]
+        if source["dtype"] != np.float32 and scale:
+            info = np.iinfo(source["dtype"])
+            array = np.clip(np.rint(array / scale) + zero, info.min, info.max).astype(source["dtype"])
+        interpreter.set_tensor(source["index"], array)
         interpreter.invoke()
-        return [interpreter.get_tensor(i) for i in output_indices]
+        results = []
+        for detail in outputs:
+            value = interpreter.get_tensor(detail["index"])
+            scale, zero = detail["quantization"]
+            quantized = detail["dtype"] != np.float32 and scale
+            results.append((value.astype(np.float32) - zero) * scale if quantized else value)
+        return results
 
     return run
 

@@ -103,3 +103,35 @@ def test_onnx_export_takes_any_batch_and_layer_times_cover_every_convolution(tra
     assert len(rows) == len(convs) + 1
     assert [row["layer"].split()[0] for row in rows[:3]] == ["full", "depthwise", "pointwise"]
     assert all(row["fp32_us"] > 0 and row["int8_us"] > 0 for row in rows)
+
+
+def test_litert_full_integer_file_is_int8_end_to_end_and_agrees_with_float(trained, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    model, split = trained
+    files, (fp32, int8) = q.litert_pair(model, split.x_train[:64], 1, tmp_path)
+    interpreter = Interpreter(model_path=str(files[1]))
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8  # full integer: no float at the edges
+    assert files[0].stat().st_size / files[1].stat().st_size > 1.8
+    x = split.x_test[:50].numpy()
+    a = np.concatenate([fp32(x[i : i + 1]) for i in range(len(x))])
+    b = np.concatenate([int8(x[i : i + 1]) for i in range(len(x))])
+    with torch.no_grad():
+        assert np.allclose(a, model(split.x_test[:50]).numpy(), atol=1e-4)
+    assert agreement(a, b) >= 0.9
+
+
+def test_the_record_names_every_runtime_and_no_best_of():
+    results = {}
+    for key in q.RUNTIMES:
+        results |= {
+            f"fp32_accuracy_{key}": 0.9,
+            f"accuracy_{key}": 0.9,
+            f"fp32_bytes_{key}": 4,
+            f"int8_bytes_{key}": 1,
+            f"size_ratio_{key}": 4.0,
+            f"speedup_{key}": 1.0,
+            f"speedup_batch{q.THROUGHPUT_BATCH}_{key}": 1.0,
+        }
+    rows = q.runtime_table(results)
+    assert [row["runtime"].split()[0] for row in rows] == ["ExecuTorch", "ONNX", "LiteRT"]
