@@ -163,12 +163,13 @@ def _bench_all(args: argparse.Namespace) -> int:
         ["kb", "bench", "impls"]
         + (["--only", *args.only] if args.only else [])
         + (["--quick"] if args.quick else [])
+        + (["--seeds", ",".join(map(str, args.seeds))] if args.seeds != [0] else [])
         + (["--comparison"] if args.comparison else [])
         + (["--results", str(args.results)] if args.results != paths.RESULTS else [])
     )
     for spec in specs:
         print(f"benchmarking {spec.id} ...", file=sys.stderr)
-        path = write(benchmark(spec, quick=args.quick, command=command), args.results, args.quick)
+        path = write(benchmark(spec, quick=args.quick, command=command, seeds=args.seeds), args.results, args.quick)
         print(f"wrote {path}", file=sys.stderr)
     if not args.only or args.comparison:
         record = comparison(quick=args.quick, command=command)
@@ -249,10 +250,24 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     profile.set_defaults(handler=_profile)
 
 
+def seed_list(text: str) -> list[int]:
+    """`0,1,2` as [0, 1, 2]; argparse turns the ValueError into a one-line usage error."""
+    seeds = [int(part) for part in text.split(",") if part.strip()]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(text)
+    return seeds
+
+
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `kb bench impls`."""
     parser.add_argument("--only", nargs="+", metavar="ID", help="only these implementations")
     parser.add_argument("--quick", action="store_true", help="fewer runs, fewer formats, shorter experiments")
     parser.add_argument("--comparison", action="store_true", help="with --only: also the side-by-side table")
+    parser.add_argument(
+        "--seeds",
+        type=seed_list,
+        default=[0],
+        help="comma-separated seeds; experiments run once per seed and record mean, spread and every run",
+    )
     parser.add_argument("--results", type=Path, default=paths.RESULTS, help="results folder")
     parser.set_defaults(handler=_bench_all)

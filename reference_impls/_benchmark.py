@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -104,19 +105,58 @@ def export_rows(model: nn.Module, x: torch.Tensor, formats: tuple[str, ...], run
     return rows
 
 
-def benchmark(spec: ImplSpec, quick: bool = False, seed: int = 0, command: str | None = None) -> dict[str, Any]:
-    """The results record of one implementation (its experiment when it has one, else size and latency)."""
+def is_number(value: Any) -> bool:
+    """A metric that averages: an int or a float, not a flag."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def over_seeds(results: list[dict[str, Any]], seeds: list[int]) -> tuple[dict[str, Any], dict[str, Any], list]:
+    """Several runs of one experiment as (metrics, spread, per-seed rows).
+
+    A number becomes its mean over the seeds and its sample standard deviation goes into `spread`; anything else
+    (a flag, a name) keeps the first seed's value. The per-seed rows keep every run's accuracies and ratios, so a
+    reader sees the spread behind each mean.
+    """
+    metrics: dict[str, Any] = {}
+    spread: dict[str, float] = {}
+    for key, first in results[0].items():
+        values = [r.get(key) for r in results]
+        if all(is_number(v) for v in values):
+            metrics[key] = float(np.mean(values))
+            spread[key] = float(np.std(values, ddof=1))
+        else:
+            metrics[key] = first
+    shown = [k for k in spread if any(w in k for w in ("accuracy", "ratio", "speedup", "agreement"))]
+    rows = [{"seed": seed, **{k: r[k] for k in shown}} for seed, r in zip(seeds, results, strict=True)]
+    return metrics, spread, rows
+
+
+def benchmark(
+    spec: ImplSpec, quick: bool = False, seed: int = 0, command: str | None = None, seeds: list[int] | None = None
+) -> dict[str, Any]:
+    """The results record of one implementation (its experiment when it has one, else size and latency).
+
+    With several `seeds` an experiment runs once per seed: its metrics are the means, `spread` holds their
+    standard deviations and the `per_seed` table every run; curves and other tables are those of the first seed.
+    """
     model = spec.build()
     x = torch.randn(spec.input_shape)
     runs = 5 if quick else 20
     if spec.experiment is not None:
-        setup = {"input_shape": list(spec.input_shape), "seed": seed, "kind": "experiment"}
-        record = envelope(spec.id, setup, quick, command, module=spec.module, seeds=[seed])
-        result = spec.experiment(quick=quick, seed=seed)
+        seeds = seeds or [seed]
+        setup = {"input_shape": list(spec.input_shape), "seed": seeds[0], "kind": "experiment"}
+        record = envelope(spec.id, setup, quick, command, module=spec.module, seeds=seeds)
+        results = [spec.experiment(quick=quick, seed=s) for s in seeds]
+        result = results[0]
         if isinstance(result.get("seeds"), list):  # an experiment over several seeds names them itself
             record["seeds"] = result["seeds"]
         record["curves"] = result.pop("curves", {})
         record["tables"] = result.pop("tables", {})
+        for other in results[1:]:
+            other.pop("curves", None)
+            other.pop("tables", None)
+        if len(results) > 1:
+            result, record["spread"], record["tables"]["per_seed"] = over_seeds(results, seeds)
         record["metrics"] = {**measure.summary(model, x), **result}
         return record
     formats = QUICK_FORMATS if quick else FULL_FORMATS

@@ -22,6 +22,32 @@ Builder = Callable[..., nn.Module]
 Experiment = Callable[..., dict[str, Any]]
 
 
+NOT_TRAINED = "not trained on ImageNet here: random weights, so no accuracy to compare"
+
+
+@dataclass(frozen=True)
+class Versus:
+    """One row of a page's "paper vs ours" table: a claim of the paper beside our figure for the same quantity.
+
+    Attributes:
+        claim: How the claim's `what` in the catalog entry starts (case-insensitive), e.g. "AlexNet parameter".
+        ours: The metric of our newest results record; a dotted path reaches into nested metrics
+            (`latency.executorch.port_fps`), a function derives the claim's quantity from them (errors from an
+            accuracy), and "" says we do not measure it (the `setting` then says why).
+        scale: Factor that turns our metric into the claim's unit (accuracy 0.97 → 97 for "%").
+        setting: How our measurement differs from the paper's ("LeNet-300-100 on 3,500 MNIST images").
+        effect: The effect our run tests, in words ("the pruned net keeps the baseline's accuracy").
+        holds: Whether our record's metrics show that effect; None when the row only sets figures side by side.
+    """
+
+    claim: str
+    ours: str | Callable[[dict[str, Any]], float]
+    scale: float = 1.0
+    setting: str = ""
+    effect: str = ""
+    holds: Callable[[dict[str, Any]], bool] | None = None
+
+
 @dataclass
 class ImplSpec:
     """What the registry knows about one reference implementation."""
@@ -34,6 +60,7 @@ class ImplSpec:
     task: str
     module: str
     experiment: Experiment | None = field(default=None)
+    versus: tuple[Versus, ...] = ()
 
     def build(self, **kwargs: Any) -> nn.Module:
         """Build the model; without arguments, the default (paper) configuration."""
@@ -44,7 +71,13 @@ _REGISTRY: dict[str, ImplSpec] = {}
 
 
 def register(
-    impl_id: str, *, arxiv: str | None, catalog_id: str, input_shape: tuple[int, ...], task: str = "classification"
+    impl_id: str,
+    *,
+    arxiv: str | None,
+    catalog_id: str,
+    input_shape: tuple[int, ...],
+    task: str = "classification",
+    versus: tuple[Versus, ...] = (),
 ) -> Callable[[Builder], Builder]:
     """Register a model builder under `impl_id`.
 
@@ -54,6 +87,7 @@ def register(
         catalog_id: The id of the paper's catalog entry.
         input_shape: The default input shape, batch dimension included.
         task: What the model does (classification, detection, ...).
+        versus: The rows of the page's "paper vs ours" table, one per claim of the paper we measure.
     """
 
     def decorator(builder: Builder) -> Builder:
@@ -67,6 +101,7 @@ def register(
             input_shape=tuple(input_shape),
             task=task,
             module=builder.__module__,
+            versus=tuple(versus),
         )
         return builder
 

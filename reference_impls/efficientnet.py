@@ -37,7 +37,7 @@ import math
 
 from torch import Tensor, nn
 
-from reference_impls._registry import Builder, register
+from reference_impls._registry import NOT_TRAINED, Builder, Versus, register
 from reference_impls.mobilenet_v2 import InvertedResidual
 
 # Table 1 (B0): expansion, kernel, stride, output channels, repeats of each MBConv stage.
@@ -154,9 +154,30 @@ def _builder(variant: str) -> Builder:
     return build
 
 
+B0_VS_PAPER = (
+    Versus("EfficientNet-B0 ImageNet", "", setting=NOT_TRAINED),
+    Versus(
+        "EfficientNet-B0 parameters",
+        "params",
+        scale=1e-6,
+        setting="parameters counted in our B0",
+        effect="within 2% of the paper's count",
+        holds=lambda m: abs(m["params"] * 1e-6 - 5.3) <= 0.02 * 5.3,
+    ),
+    Versus(
+        "EfficientNet-B0 FLOPs",
+        "macs",
+        scale=1e-9,
+        setting="multiply-adds counted by FlopCounterMode at 224×224",
+        effect="within 5% of the paper's count",
+        holds=lambda m: abs(m["macs"] * 1e-9 - 0.39) <= 0.05 * 0.39,
+    ),
+    Versus("EfficientNet-B7", "", setting="B7 is not built here (B0 to B3 are)"),
+)
+
 # One line per variant, each id written out: `kb validate` reads the registered ids from the source without torch.
 _PAPER = {"arxiv": "1905.11946", "catalog_id": "tan2019efficientnet"}
-register("efficientnet_b0", **_PAPER, input_shape=(1, 3, 224, 224))(_builder("b0"))
+register("efficientnet_b0", **_PAPER, input_shape=(1, 3, 224, 224), versus=B0_VS_PAPER)(_builder("b0"))
 register("efficientnet_b1", **_PAPER, input_shape=(1, 3, 240, 240))(_builder("b1"))
 register("efficientnet_b2", **_PAPER, input_shape=(1, 3, 260, 260))(_builder("b2"))
 register("efficientnet_b3", **_PAPER, input_shape=(1, 3, 300, 300))(_builder("b3"))

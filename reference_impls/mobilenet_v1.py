@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from reference_impls._registry import register
+from reference_impls._registry import NOT_TRAINED, Versus, register
 from reference_impls.separable import DepthwiseSeparableConv, conv_bn
 
 # Table 1, after the first full convolution (3 → 32, stride 2): (output channels, stride) of each separable layer.
@@ -64,7 +64,38 @@ class MobileNetV1(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-@register("mobilenet_v1", arxiv="1704.04861", catalog_id="howard2017mobilenets", input_shape=(1, 3, 224, 224))
+PAPER_VS_OURS = (
+    Versus(
+        "1.0 MobileNet-224 ImageNet",
+        "",
+        setting=NOT_TRAINED,
+    ),
+    Versus(
+        "1.0 MobileNet-224 multiply-adds",
+        "macs",
+        scale=1e-6,
+        setting="multiply-adds counted by FlopCounterMode at 224×224",
+        effect="within 2% of the paper's count",
+        holds=lambda m: abs(m["macs"] * 1e-06 - 569) <= 0.02 * 569,
+    ),
+    Versus(
+        "1.0 MobileNet-224 parameters",
+        "params",
+        scale=1e-6,
+        setting="parameters counted in our module",
+        effect="within 2% of the paper's count",
+        holds=lambda m: abs(m["params"] * 1e-06 - 4.2) <= 0.02 * 4.2,
+    ),
+)
+
+
+@register(
+    "mobilenet_v1",
+    arxiv="1704.04861",
+    catalog_id="howard2017mobilenets",
+    input_shape=(1, 3, 224, 224),
+    versus=PAPER_VS_OURS,
+)
 def mobilenet_v1(width: float = 1.0, num_classes: int = 1000) -> nn.Module:
     """MobileNetV1 with width multiplier `width` (1.0, 0.75, 0.5, 0.25 in the paper); pick ρ by the input size."""
     return MobileNetV1(width, num_classes).eval()

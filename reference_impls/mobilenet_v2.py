@@ -36,7 +36,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from reference_impls._registry import register
+from reference_impls._registry import NOT_TRAINED, Versus, register
 
 # Table 2: expansion t, output channels c, repeats n, stride s of the first repeat.
 STAGES = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
@@ -112,7 +112,38 @@ class MobileNetV2(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-@register("mobilenet_v2", arxiv="1801.04381", catalog_id="sandler2018mobilenetv2", input_shape=(1, 3, 224, 224))
+PAPER_VS_OURS = (
+    Versus(
+        "MobileNetV2 (1.0, 224) ImageNet",
+        "",
+        setting=NOT_TRAINED,
+    ),
+    Versus(
+        "MobileNetV2 (1.0, 224) multiply-adds",
+        "macs",
+        scale=1e-6,
+        setting="multiply-adds counted by FlopCounterMode at 224×224",
+        effect="within 2% of the paper's count",
+        holds=lambda m: abs(m["macs"] * 1e-06 - 300) <= 0.02 * 300,
+    ),
+    Versus(
+        "MobileNetV2 (1.0, 224) parameters",
+        "params",
+        scale=1e-6,
+        setting="parameters counted in our module",
+        effect="within 2% of the paper's count",
+        holds=lambda m: abs(m["params"] * 1e-06 - 3.4) <= 0.02 * 3.4,
+    ),
+)
+
+
+@register(
+    "mobilenet_v2",
+    arxiv="1801.04381",
+    catalog_id="sandler2018mobilenetv2",
+    input_shape=(1, 3, 224, 224),
+    versus=PAPER_VS_OURS,
+)
 def mobilenet_v2(width: float = 1.0, num_classes: int = 1000) -> nn.Module:
     """MobileNetV2 with width multiplier `width` (Table 6 uses 0.35 to 1.4)."""
     return MobileNetV2(width, num_classes).eval()

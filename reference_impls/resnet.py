@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from reference_impls._registry import register
+from reference_impls._registry import NOT_TRAINED, Versus, register
 
 # Blocks per stage of the 50-layer networks (ResNet's Table 1).
 DEPTHS = (3, 4, 6, 3)
@@ -91,13 +91,61 @@ class ResNet(nn.Module):
         return self.classifier(self.pool(self.stages(self.stem(x))).flatten(1))
 
 
-@register("resnet50", arxiv="1512.03385", catalog_id="he2016deep", input_shape=(1, 3, 224, 224))
+RESNET_VS_PAPER = (
+    Versus(
+        "ImageNet test top-5 error",
+        "",
+        setting=NOT_TRAINED + "; the figure is an ensemble's",
+    ),
+    Versus(
+        "ResNet-50 FLOPs",
+        "macs",
+        scale=1e-9,
+        setting="multiply-adds counted by FlopCounterMode at 224×224",
+        effect="within 10% of the paper's count",
+        holds=lambda m: abs(m["macs"] * 1e-09 - 3.8) <= 0.1 * 3.8,
+    ),
+)
+
+
+@register("resnet50", arxiv="1512.03385", catalog_id="he2016deep", input_shape=(1, 3, 224, 224), versus=RESNET_VS_PAPER)
 def resnet50(num_classes: int = 1000) -> nn.Module:
     """ResNet-50: cardinality 1, bottleneck widths 64 to 512."""
     return ResNet(groups=1, width_per_group=64, num_classes=num_classes).eval()
 
 
-@register("resnext50_32x4d", arxiv="1611.05431", catalog_id="xie2017aggregated", input_shape=(1, 3, 224, 224))
+RESNEXT_VS_PAPER = (
+    Versus(
+        "ResNeXt-50 (32x4d) ImageNet",
+        "",
+        setting=NOT_TRAINED,
+    ),
+    Versus(
+        "ResNeXt-50 (32x4d) parameters",
+        "params",
+        scale=1e-6,
+        setting="parameters counted in our module",
+        effect="within 2% of the paper's count",
+        holds=lambda m: abs(m["params"] * 1e-06 - 25.0) <= 0.02 * 25.0,
+    ),
+    Versus(
+        "ResNeXt-50 (32x4d) FLOPs",
+        "macs",
+        scale=1e-9,
+        setting="multiply-adds counted by FlopCounterMode at 224×224",
+        effect="within 5% of the paper's count",
+        holds=lambda m: abs(m["macs"] * 1e-09 - 4.2) <= 0.05 * 4.2,
+    ),
+)
+
+
+@register(
+    "resnext50_32x4d",
+    arxiv="1611.05431",
+    catalog_id="xie2017aggregated",
+    input_shape=(1, 3, 224, 224),
+    versus=RESNEXT_VS_PAPER,
+)
 def resnext50_32x4d(num_classes: int = 1000) -> nn.Module:
     """ResNeXt-50 (32×4d): cardinality 32, 4 channels per path in the first stage."""
     return ResNet(groups=32, width_per_group=4, num_classes=num_classes).eval()

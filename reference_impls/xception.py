@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from reference_impls._registry import register
+from reference_impls._registry import NOT_TRAINED, Versus, register
 
 
 class SeparableConv(nn.Module):
@@ -115,7 +115,23 @@ class Xception(nn.Module):
         return self.classifier(self.pool(self.exit(self.middle(self.entry(x)))).flatten(1))
 
 
-@register("xception", arxiv="1610.02357", catalog_id="chollet2017xception", input_shape=(1, 3, 299, 299))
+PAPER_VS_OURS = (
+    Versus("ImageNet top-1", "", setting=NOT_TRAINED),
+    Versus("ImageNet top-5", "", setting=NOT_TRAINED),
+    Versus(
+        "Parameters",
+        "params",
+        scale=1e-6,
+        setting="parameters counted in our module at 299×299",
+        effect="within 2% of the paper's count",
+        holds=lambda m: abs(m["params"] * 1e-06 - 22.855) <= 0.02 * 22.855,
+    ),
+)
+
+
+@register(
+    "xception", arxiv="1610.02357", catalog_id="chollet2017xception", input_shape=(1, 3, 299, 299), versus=PAPER_VS_OURS
+)
 def xception(num_classes: int = 1000) -> nn.Module:
     """Xception for 299×299 ImageNet images."""
     return Xception(num_classes).eval()

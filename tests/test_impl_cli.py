@@ -106,3 +106,65 @@ def test_a_port_page_leads_with_the_original_against_the_port():
     section = port_section([record])
     assert section.startswith("## The original vs our port") and "0.770 / 0.940" in section and "1.03" in section
     assert port_section([{"_file": "y.json", "metrics": {"params": 1}}]) == ""
+
+
+@pytest.mark.slow
+def test_bench_over_several_seeds_records_means_spreads_and_every_run(tmp_path):
+    assert (
+        main(["bench", "impls", "--only", "hashed_nets", "--quick", "--seeds", "0,1,2", "--results", str(tmp_path)])
+        == 0
+    )
+    (path,) = (tmp_path / "impl").glob("hashed_nets.*-quick.json")
+    record = json.loads(path.read_text())
+    assert record["seeds"] == [0, 1, 2] and "--seeds 0,1,2" in record["command"]
+    rows = record["tables"]["per_seed"]
+    assert [row["seed"] for row in rows] == [0, 1, 2]
+    accuracies = [row["accuracy"] for row in rows]
+    assert record["metrics"]["accuracy"] == pytest.approx(sum(accuracies) / 3)
+    assert record["spread"]["accuracy"] >= 0 and "compression_ratio" in record["spread"]
+    page = render_impl_pages(results_dir=tmp_path / "impl")["impls/hashed_nets.md"]
+    assert "± " in page and "3 seeds" in page
+
+
+@pytest.mark.parametrize("seeds", ["x", "1,1", ""])
+def test_bench_refuses_a_bad_seed_list_with_a_usage_line(seeds, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["bench", "impls", "--seeds", seeds])
+    assert stop.value.code == 2 and "--seeds" in capsys.readouterr().err
+
+
+def test_every_implementation_page_leads_with_the_paper_against_ours_and_keeps_the_api_last():
+    for name, page in render_impl_pages().items():
+        if name == "impls/index.md":
+            continue
+        marks = [
+            page.find(h) for h in ("## The paper vs ours", "## What our runs", "## Run it yourself", "## How it works")
+        ]
+        assert marks[0] > 0 and marks == sorted(marks), name
+        assert "git clone" in page and "make venv" in page, name
+        api = page.find(":::")
+        assert api == -1 or api > marks[-1], name  # the API listing comes after the figures
+
+
+def test_every_paper_against_ours_row_names_a_claim_of_its_entry():
+    from kb.catalog.checked import load_checked_catalog
+    from reference_impls._registry import all_impls
+
+    entries = load_checked_catalog()[0].by_id()
+    for spec in all_impls():
+        claims = [c.what.lower() for c in entries[spec.catalog_id].claims]
+        for versus in spec.versus:
+            assert any(c.startswith(versus.claim.lower()) for c in claims), (spec.id, versus.claim)
+            assert versus.holds is None or versus.effect, (spec.id, versus.claim)  # a verdict says what it tests
+
+
+def test_the_verdict_follows_the_record(tmp_path):
+    from reference_impls._registry import get
+
+    spec = get("mobilenet_v1")
+    record = {"impl": "mobilenet_v1", "metrics": {"params": 9_000_000, "macs": 569_000_000}}
+    (tmp_path / "mobilenet_v1.x.json").write_text(json.dumps(record))
+    page = render_impl_pages(results_dir=tmp_path)[f"impls/{spec.id}.md"]
+    rows = {line.split("|")[1].strip(): line for line in page.splitlines() if line.startswith("| 1.0 MobileNet")}
+    assert "yes" in rows["1.0 MobileNet-224 multiply-adds &#40;Table 8&#41;"]
+    assert "| no" in rows["1.0 MobileNet-224 parameters &#40;Table 8&#41;"]  # 9 M is not the paper's 4.2 M

@@ -56,14 +56,61 @@ def table(rows: list[dict[str, Any]]) -> str:
     return markdown_table([escape(c) for c in columns], [[cell(row.get(c)) for c in columns] for row in rows])
 
 
-def claims_section(catalog: Catalog, catalog_id: str) -> str:
-    """The paper's headline numbers, as recorded in its catalog entry."""
-    entry = catalog.by_id().get(catalog_id)
-    if entry is None:
-        return f"No catalog entry `{catalog_id}` yet.\n"
-    rows = [{"claim": c.what, "value": c.value, "unit": c.unit, "where": c.where} for c in entry.claims]
-    link = f"[{entry.title}](../entries/{entry.id}.md)"
-    return f"From the catalog entry {link}:\n\n" + (table(rows) if rows else "_No claims recorded._\n")
+def metric_value(metrics: dict[str, Any], path: str) -> float | None:
+    """A number of a record's metrics by dotted path (`latency.executorch.port_fps`), None when absent."""
+    value: Any = metrics
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def versus_section(spec: Any, catalog: Catalog, records: list[dict[str, Any]]) -> str:
+    """The paper's claims beside our figures for the same quantities, from the newest record, and the verdict."""
+    entry = catalog.by_id().get(spec.catalog_id)
+    record = records[0] if records else {}
+    metrics, spread = record.get("metrics", {}), record.get("spread", {})
+    seeds = len(record.get("seeds") or [])
+    heading = "## The paper vs ours\n\n"
+    if entry is None or not entry.claims:
+        return heading + (
+            f"The catalog entry `{spec.catalog_id}` records no claims yet, so there is nothing to set beside our "
+            "figures: the paper's headline numbers (with the table they stand in) are wanted, see Contributing.\n"
+        )
+    rows = []
+    for claim in entry.claims:
+        versus = next((v for v in spec.versus if claim.what.lower().startswith(v.claim.lower())), None)
+        row = {
+            "claim": f"{claim.what} ({claim.where})",
+            "paper": f"{claim.value:g} {claim.unit}".strip(),
+            "ours": "—",
+            "our setting": "not measured by this implementation",
+            "effect reproduced": "—",
+        }
+        if versus is not None:
+            row["our setting"] = versus.setting
+            value = None
+            if callable(versus.ours):
+                try:
+                    value = versus.ours(metrics)
+                except (KeyError, TypeError):
+                    value = None
+            elif versus.ours:
+                value = metric_value(metrics, versus.ours)
+            if value is not None:
+                ours = f"{value * versus.scale:.4g} {claim.unit}".strip()
+                if isinstance(versus.ours, str) and versus.ours in spread and seeds > 1:
+                    ours += f" ± {spread[versus.ours] * versus.scale:.2g} ({seeds} seeds)"
+                row["ours"] = ours
+            if versus.holds is not None and metrics:
+                try:
+                    row["effect reproduced"] = ("yes" if versus.holds(metrics) else "no") + f": {versus.effect}"
+                except (KeyError, TypeError):
+                    row["effect reproduced"] = f"not in our record: {versus.effect}"
+        rows.append(row)
+    source = f"`{record['_file']}`" if record else "no results file yet"
+    return heading + f"Claims from the catalog entry; our figures from {source}.\n\n" + table(rows)
 
 
 def readable(name: str) -> str:
@@ -105,8 +152,14 @@ def results_section(records: list[dict[str, Any]], impl_id: str, current: str | 
             f"({env.get('cores', '?')} cores; {', '.join(env.get('isa', [])) or 'no listed ISA extensions'}); "
             f"{versions}.\n\nSetup: {setup_line(record.get('setup', {}))}.\n\n{freshness(record, current)}\n"
         )
-        metrics = record.get("metrics", {})
-        parts.append(table([{"metric": readable(k), "value": v} for k, v in metrics.items()]))
+        metrics, spread = record.get("metrics", {}), record.get("spread", {})
+        if spread:  # means over seeds: the spread beside each
+            seeds = len(record.get("seeds", []))
+            column = f"± std over {seeds} seeds"
+            rows = [{"metric": readable(k), "mean": v, column: spread.get(k)} for k, v in metrics.items()]
+            parts.append(table(rows))
+        else:
+            parts.append(table([{"metric": readable(k), "value": v} for k, v in metrics.items()]))
         for name, rows in record.get("tables", {}).items():
             parts.append(f"\n**{name.replace('_', ' ')}**\n\n" + table(rows))
         for name, points in record.get("curves", {}).items():
@@ -146,15 +199,18 @@ def port_section(records: list[dict[str, Any]]) -> str:
 
 
 def run_block(spec: Any) -> str:
-    """Commands that reproduce the page's numbers."""
+    """Commands that reproduce the page's numbers, from a fresh clone."""
     bench = f"kb impl bench {spec.id} --json --quick" if spec.experiment else f"kb impl profile {spec.id} --top 10"
+    seeds = " --seeds 0,1,2" if spec.experiment else ""
     return (
         "```bash\n"
+        "git clone https://github.com/efficient-dnn-kb/efficient-dnn-kb && cd efficient-dnn-kb\n"
+        "make venv && . .venv/bin/activate   # pinned dependencies, torch 2.13.0 CPU; `make models` for the ports\n"
         f"python -m {spec.module}            # the module's demonstration\n"
         f"kb impl info {spec.id} --json     # parameters, MACs, fp32 size\n"
         f"kb impl export {spec.id} --out build/{spec.id} --formats pte,onnx,ort,tflite,coreml\n"
         f"{bench}\n"
-        f"kb bench impls --only {spec.id}          # writes results/impl/{spec.id}.<setup>.json\n"
+        f"kb bench impls --only {spec.id}{seeds}   # writes results/impl/{spec.id}.<setup>.json\n"
         "```\n"
     )
 
@@ -175,20 +231,18 @@ def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primar
         f"# {spec.id}\n",
         f"Paper: {paper_link(spec, catalog)} · task: {spec.task} · default input {shape} · code: "
         f"[`{spec.module.replace('.', '/')}.py`]({SOURCE_URL}{spec.module.replace('.', '/')}.py)\n",
-    ]
-    if primary == spec.id:
-        parts.append(f"::: {spec.module}\n    options:\n      show_root_heading: false\n      show_source: true\n")
-    else:
-        parts.append(f"The code and its explanation are on the page of [{primary}]({primary}.md) (`{spec.module}`).\n")
-    parts.insert(2, port_section(records))  # a port of a shipped model leads with how close it is to the original
-    parts += [
-        "## The paper's claims\n",
-        claims_section(catalog, spec.catalog_id),
+        port_section(records),  # a port of a shipped model first shows how close it is to the original
+        versus_section(spec, catalog, records),
         "## What our runs measured\n",
         results_section(records, spec.id, source_hash(spec.module)),  # stale records are marked as such
         "## Run it yourself\n",
         run_block(spec),
+        "## How it works\n",
     ]
+    if primary == spec.id:  # the module's docstring and API, below the figures
+        parts.append(f"::: {spec.module}\n    options:\n      show_root_heading: false\n      show_source: true\n")
+    else:
+        parts.append(f"The code and its explanation are on the page of [{primary}]({primary}.md) (`{spec.module}`).\n")
     return "\n".join(parts)
 
 
