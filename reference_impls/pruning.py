@@ -101,13 +101,13 @@ def sparsity(model: nn.Module) -> float:
     return sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
 
 
-@torch.no_grad()
 def weight_reduction(model: nn.Module) -> float:
     """Weights of the prunable layers over the nonzero ones among them: the paper's "parameter reduction"."""
     layers = prunable(model).values()
     return sum(m.weight.numel() for m in layers) / sum(int(torch.count_nonzero(m.weight)) for m in layers)
 
 
+@torch.no_grad()
 def sensitivity_scan(model: nn.Module, split: Split, grid: tuple[float, ...] = SCAN_GRID) -> dict[str, list[float]]:
     """Validation accuracy with one layer pruned to each sparsity of `grid`, the others untouched."""
     scan: dict[str, list[float]] = {}
