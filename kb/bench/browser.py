@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -35,11 +34,12 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         """Say nothing: a test run or a benchmark prints its own report."""
 
     def copyfile(self, source: Any, outputfile: Any) -> None:
-        """Send the file and note (path, bytes) in the server's `served` list, if it has one."""
+        """Send the file (or a folder listing) and note (path, bytes sent) in the server's `served` list, if any."""
+        start = source.tell()
         super().copyfile(source, outputfile)
         served = getattr(self.server, "served", None)
         if served is not None:
-            served.append((self.path, os.fstat(source.fileno()).st_size))
+            served.append((self.path, source.tell() - start))
 
 
 @contextmanager
