@@ -3,9 +3,10 @@
 The site of `kb bench site` (the real catalog topped up with synthetic entries to N, 5,000 by default) is built once.
 MkDocs runs in this process so that the time of the theme's search plugin (indexing each page, then writing
 `search/search_index.json`) is measured apart from the rest of the build. Pagefind then indexes the same built
-pages. For each query of `QUERIES`, a fresh Chromium (empty cache) opens the home page, types the query into the
-engine's own search box and waits for the first result; every response up to then is added up. For Pagefind the
-theme's index and worker are blocked, as on a site that serves Pagefind instead.
+pages: the article of each (`PAGEFIND_ARGS`), the four API reference pages included, which the theme leaves out.
+For each query of `QUERIES`, a fresh Chromium (empty cache) opens the home page, types the query into the engine's
+own search box and waits for the first result; every file the local server sent up to then is added up. For
+Pagefind the theme's index and worker are blocked, as on a site that serves Pagefind instead.
 """
 
 from __future__ import annotations
