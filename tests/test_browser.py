@@ -5,58 +5,60 @@ Screenshots of each step are saved under `test-artifacts/screenshots/` for a per
 
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
-import threading
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from kb.bench import browser as site_browser
+from kb.bench.search import open_theme_search, theme_titles
+
+from .conftest import EVIL_TITLE, ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
 def base_url(built_site: Path) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=built_site))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    with site_browser.serve(built_site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def page(base_url: str):
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("Debian's chromium is not installed: `apt-get install chromium` (.ci/run does it)")
+def chromium():
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        # Only the local site: the CDN copy of MathJax and everything else outside stays unreachable in tests.
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base_url) else route.abort())
-        yield page
-        browser.close()
+    try:
+        with site_browser.chromium() as browser:
+            yield browser
+    except FileNotFoundError as error:
+        pytest.fail(f"{error} (.ci/run does it)")
+
+
+@pytest.fixture(scope="module")
+def page(chromium, base_url: str):
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    # Only the local site: the CDN copy of MathJax and everything else outside stays unreachable in tests.
+    site_browser.local_only(page, base_url)
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def phone(chromium, base_url: str):
+    """A phone-sized page: 390 x 844 CSS pixels, touch, the mobile viewport rules."""
+    page = chromium.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    site_browser.local_only(page, base_url)
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def entries_by_title(built_site: Path) -> dict[str, dict]:
+    data = json.loads((built_site / "downloads" / "catalog.json").read_text(encoding="utf-8"))
+    return {e["title"]: e for e in data["entries"]}
 
 
 def test_home_page_renders(page, base_url: str) -> None:
@@ -66,12 +68,34 @@ def test_home_page_renders(page, base_url: str) -> None:
     page.screenshot(path=SHOTS / "home.png")
 
 
-def test_search_finds_mobilenets(page, base_url: str) -> None:
+def search(page, base_url: str, query: str) -> list[str]:
+    """The titles of the first five pages the site's search lists for `query`."""
     page.goto(base_url)
-    page.locator("label.md-search__icon, .md-search__input").first.click()
-    page.locator("input.md-search__input").fill("MobileNets")
-    result = page.locator(".md-search-result__item").filter(has_text="MobileNets").first
-    result.wait_for(timeout=15_000)
+    open_theme_search(page, query)
+    return theme_titles(page, 5)
+
+
+def test_search_ranks_the_papers_a_reader_means(page, base_url: str, entries_by_title: dict[str, dict]) -> None:
+    """The fixed query set of `kb bench search`, each with the result it must bring to the top."""
+    top = search(page, base_url, "MobileNets")
+    assert top[0] == "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications", top
+
+    top = search(page, base_url, "Han")
+    assert any("Song Han" in entries_by_title.get(t, {}).get("authors", []) for t in top[:3]), top
+
+    top = search(
+        page, base_url, "quantization aware training"
+    )  # Jacob et al., the quantization-aware training of TFLite
+    assert "Quantization and Training of Neural Networks for Efficient Integer-Arithmetic-Only Inference" in top[:3], (
+        top
+    )
+
+    # The catalog does not hold Frankle & Carbin's ICLR 2019 paper; its lottery-ticket papers must lead all the same.
+    top = search(page, base_url, "lottery ticket")
+    assert all(t in entries_by_title and re.search(r"(?i)\blottery\b.*\btickets?\b", t) for t in top[:3]), top
+
+    top = search(page, base_url, "distillation temperature")  # Hinton et al.: the softmax temperature
+    assert "Distilling the Knowledge in a Neural Network" in top[:3], top
     page.screenshot(path=SHOTS / "search.png")
 
 
@@ -155,3 +179,75 @@ def test_a_formula_renders_with_every_other_host_blocked(page, base_url: str) ->
     assert page.locator("mjx-container").count() >= 1
     assert "\\frac" not in page.locator("article").inner_text()  # typeset, not shown as raw TeX
     page.screenshot(path=SHOTS / "formula-offline.png", full_page=False)
+
+
+def wait_for_table(page) -> None:
+    page.wait_for_function("document.querySelector('#kb-count').textContent.includes(' of ')")
+
+
+def test_browse_on_a_phone_keeps_title_year_and_links_in_view(phone, base_url: str) -> None:
+    width = 390
+    phone.goto(base_url + "browse/?code=1")  # rows with a code link, so that the links cell holds two links
+    wait_for_table(phone)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= width  # the page does not scroll sideways
+    wrap = phone.evaluate(
+        "(() => { const w = document.getElementById('kb-table').closest('.md-typeset__scrollwrap');"
+        " return w ? [w.scrollWidth, w.clientWidth] : [0, 0]; })()"
+    )
+    assert wrap[0] <= wrap[1], wrap  # nor does the table inside its scroll box
+    rows = phone.locator("#kb-table tbody tr.kb-entry")
+    assert rows.count() > 10
+    for i in range(10):
+        row = rows.nth(i)
+        for cell in ("title", "year", "links"):
+            box = row.locator(f".kb-col-{cell}").bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (i, cell, box)
+        for link in row.locator(".kb-col-links a").all():
+            box = link.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= width, (i, box)
+        for cell in ("authors", "venue", "categories", "impl"):
+            assert not row.locator(f".kb-col-{cell}").is_visible(), (i, cell)
+    assert rows.first.locator(".kb-col-links a").all_inner_texts() == ["paper", "code"]
+    phone.screenshot(path=SHOTS / "browse-phone.png")
+    rows.first.locator(".kb-more").click()  # on a phone the unfolded row carries the hidden columns
+    assert phone.locator("#kb-table tr.kb-detail .kb-detail-about").first.is_visible()
+    phone.screenshot(path=SHOTS / "browse-phone-summary.png")
+
+
+def test_browse_on_a_desktop_shows_every_column(page, base_url: str) -> None:
+    page.goto(base_url + "browse/")
+    wait_for_table(page)
+    row = page.locator("#kb-table tbody tr.kb-entry").first
+    for cell in ("title", "authors", "year", "venue", "categories", "links", "impl"):
+        assert row.locator(f".kb-col-{cell}").is_visible(), cell
+    page.screenshot(path=SHOTS / "browse-desktop.png")
+
+
+def test_a_row_unfolds_to_its_summary_shown_as_text(page, base_url: str, entries_by_title: dict[str, dict]) -> None:
+    page.goto(base_url + "browse/")
+    wait_for_table(page)
+    page.fill("#kb-q", "id:hinton2015distilling")
+    row = page.locator("#kb-table tr.kb-entry")
+    assert row.count() == 1
+    button = row.locator(".kb-more")
+    assert button.get_attribute("aria-expanded") == "false"
+    row.locator(".kb-col-year").click()  # a click anywhere on the row
+    detail = page.locator("#kb-detail-hinton2015distilling")
+    summary = entries_by_title["Distilling the Knowledge in a Neural Network"]["summary"]
+    assert " ".join(summary.split()) in " ".join(detail.inner_text().split())
+    assert button.get_attribute("aria-expanded") == "true"
+    page.screenshot(path=SHOTS / "browse-summary.png")
+    button.click()  # the button folds it again
+    assert detail.count() == 0 and button.get_attribute("aria-expanded") == "false"
+
+    page.fill("#kb-q", "id:hacker2020pipes")
+    page.locator("#kb-table tr.kb-entry .kb-more").click()
+    detail = page.locator("#kb-detail-hacker2020pipes")
+    assert "<img src=x onerror=alert(1)>" in detail.inner_text()  # shown as text, never parsed
+    assert page.locator("#kb-table img, #kb-table script, #kb-table b").count() == 0
+    assert page.locator("#kb-table tr.kb-entry .kb-col-title a").inner_text() == EVIL_TITLE
+
+    unwritten = next(e for e in entries_by_title.values() if not e["summary"])
+    page.fill("#kb-q", f"id:{unwritten['id']}")
+    page.locator("#kb-table tr.kb-entry .kb-col-year").click()
+    assert page.locator(f"#kb-detail-{unwritten['id']}").inner_text().startswith("Summary wanted.")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from bs4 import BeautifulSoup
 
 from kb.catalog.load import load_catalog
 from kb.site import pages
+from kb.site.exports import FEED_SIZE, catalog_feed
 
 from .conftest import CATALOG, EVIL_TITLE
 
@@ -153,3 +156,30 @@ def test_search_ranks_entries_first_and_leaves_the_api_out(built_site: Path) -> 
     assert not [d for d in index if d["location"].startswith("reference/")]  # the API is for contributors
     boosts = {d["location"].split("/")[0]: d.get("boost") for d in index if "boost" in d}
     assert boosts.get("entries") == 2 and boosts.get("categories") == 1.5
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def feed_items(xml: str) -> list[tuple[str, str]]:
+    """(entry id, updated) of each item of an Atom feed, in order."""
+    items = ET.fromstring(xml).findall(f"{ATOM}entry")
+    return [(i.findtext(f"{ATOM}id").rstrip("/").split("/")[-1], i.findtext(f"{ATOM}updated")) for i in items]
+
+
+def test_feed_is_ordered_by_date_added_newest_first(built_site: Path, catalog) -> None:
+    added = {e.id: e.added for e in catalog.entries} | {"hacker2020pipes": dt.date(2026, 1, 1)}
+    xml = (built_site / "downloads" / "feed.xml").read_text(encoding="utf-8")
+    items = feed_items(xml)
+    assert len(items) == FEED_SIZE
+    assert all(updated == f"{added[i].isoformat()}T00:00:00Z" for i, updated in items)  # the catalog's `added`
+    newest = max(added.values())
+    assert items[0][1].startswith(newest.isoformat())
+    assert ET.fromstring(xml).findtext(f"{ATOM}updated") == f"{newest.isoformat()}T00:00:00Z"
+    # The built feed holds only the newest day of the real catalog; the whole catalog's feed crosses the days.
+    everything = feed_items(catalog_feed(catalog, size=len(catalog.entries)))
+    assert len(everything) == len(catalog.entries)
+    order = [(added[i], i) for i, _ in everything]
+    assert order == sorted(order, reverse=True)  # newest day first, then by id
+    assert len({day for day, _ in order}) > 1
+    assert all(updated == f"{added[i].isoformat()}T00:00:00Z" for i, updated in everything)

@@ -3,6 +3,7 @@
 - `impls`: every reference implementation (size, MACs, latency per runtime, experiments) -> `results/impl/`.
 - `linkcheck`: the link checker against linkinator on 2,000 local URLs -> `results/bench/linkcheck.*.json`.
 - `site`: `kb build` of a synthetic catalog, our generation against MkDocs' own time -> `results/bench/site.*.json`.
+- `search`: the theme's search against Pagefind on that catalog's site, in Chromium -> `results/bench/search.*.json`.
 
 Benchmarks measure wall time: run them on a quiet machine. Tests never assert their timings.
 """
@@ -34,8 +35,20 @@ def _site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search(args: argparse.Namespace) -> int:
+    from kb.bench.search import run_search_benchmark
+
+    libraries = ("mkdocs", "mkdocs-material", "pagefind-bin", "playwright")
+    report = {"command": f"kb bench search --entries {args.entries}", "environment": environment(libraries)}
+    report.update(run_search_benchmark(args.entries))
+    out = args.out or RESULTS / f"search.{args.entries}-entries.{setup_tag(report['environment'])}.json"
+    write_atomic(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add `kb bench impls|linkcheck|site`."""
+    """Add `kb bench impls|linkcheck|site|search`."""
     bench = subparsers.add_parser("bench", help="run a benchmark and write its results file")
     targets = bench.add_subparsers(dest="target", required=True, metavar="TARGET")
     impl.add_bench_arguments(targets.add_parser("impls", help="reference implementations -> results/impl/"))
@@ -46,3 +59,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     site.add_argument("--entries", type=int, default=5000, help="synthetic entries (default 5000)")
     site.add_argument("--out", type=Path, help="result file (default results/bench/site.<setup>.json)")
     site.set_defaults(handler=_site)
+    search = targets.add_parser("search", help="the theme's search vs Pagefind on the synthetic catalog's site")
+    search.add_argument("--entries", type=int, default=5000, help="synthetic entries (default 5000)")
+    search.add_argument("--out", type=Path, help="result file (default results/bench/search.<setup>.json)")
+    search.set_defaults(handler=_search)

@@ -22,7 +22,7 @@ from typing import Any
 from kb import paths
 from kb.catalog.checked import load_checked_catalog
 from kb.catalog.identifiers import make_id
-from kb.catalog.load import load_catalog, write_entry
+from kb.catalog.load import Catalog, load_catalog, write_entry
 from kb.catalog.schema import Entry
 from kb.site import build as site
 
@@ -68,25 +68,42 @@ def validate_command_seconds(project: Path, runs: int = 5) -> float:
     return round(statistics.median(times), 3)
 
 
+def copy_project(project: Path, work: Path) -> None:
+    """Copy what `kb build` reads (the catalog, the hand-written docs, `mkdocs.yml`) from `project` into `work`."""
+    shutil.copytree(project / "catalog", work / "catalog")
+    ignore = shutil.ignore_patterns(*site.GENERATED_DIRS, *site.GENERATED_FILES)
+    shutil.copytree(project / "docs", work / "docs", ignore=ignore)
+    for name in ("mkdocs.yml", "CONTRIBUTING.md"):
+        shutil.copy(project / name, work / name)
+
+
+def top_up(catalog_dir: Path, entries: int) -> int:
+    """Add synthetic entries to the catalog in `catalog_dir` until it holds `entries`; returns the real ones."""
+    real, _ = load_catalog(catalog_dir)
+    for entry in synthetic_entries(entries - len(real.records), sorted(real.vocabulary.categories)):
+        write_entry(catalog_dir, entry)
+    return len(real.records)
+
+
+def load_benchmark_catalog(catalog_dir: Path) -> Catalog:
+    """The topped-up catalog, checked; raises RuntimeError if a synthetic entry broke a rule."""
+    catalog, problems = load_checked_catalog(catalog_dir)
+    if problems:
+        raise RuntimeError(f"the synthetic catalog has problems, first: {problems[0]}")
+    return catalog
+
+
 def run_site_benchmark(entries: int = 5000, project: Path = paths.ROOT) -> dict[str, Any]:
     """Build the site from a synthetic catalog of `entries` papers and time each part."""
     with tempfile.TemporaryDirectory(prefix="kb-sitebench-") as tmp:
         work = Path(tmp)
-        shutil.copytree(project / "catalog", work / "catalog")
-        ignore = shutil.ignore_patterns(*site.GENERATED_DIRS, *site.GENERATED_FILES)
-        shutil.copytree(project / "docs", work / "docs", ignore=ignore)
-        for name in ("mkdocs.yml", "CONTRIBUTING.md"):
-            shutil.copy(project / name, work / name)
-        real, _ = load_catalog(work / "catalog")
+        copy_project(project, work)
         # What a contributor waits for: the whole `kb validate` command, interpreter and imports included.
         validate_real = validate_command_seconds(work)
-        for entry in synthetic_entries(entries - len(real.records), sorted(real.vocabulary.categories)):
-            write_entry(work / "catalog", entry)
+        real_entries = top_up(work / "catalog", entries)
 
         start = time.perf_counter()
-        catalog, problems = load_checked_catalog(work / "catalog")
-        if problems:
-            raise RuntimeError(f"the synthetic catalog has problems, first: {problems[0]}")
+        catalog = load_benchmark_catalog(work / "catalog")
         validated = time.perf_counter()
         validate_all = validate_command_seconds(work)
         times = site.build(catalog, work / "mkdocs.yml", work / "site")
@@ -97,7 +114,7 @@ def run_site_benchmark(entries: int = 5000, project: Path = paths.ROOT) -> dict[
         "entries": entries,
         "validate_s": round(validated - start, 2),
         "validate_command_s": validate_all,
-        "real_entries": len(real.records),
+        "real_entries": real_entries,
         "validate_command_s_real": validate_real,
         "generate_s": round(times.generate, 2),
         "mkdocs_s": round(times.mkdocs, 2),

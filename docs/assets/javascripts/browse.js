@@ -9,6 +9,8 @@
   let categories = {};
   let sortKey = "year";
   let descending = true;
+  const expanded = new Set(); // ids of the rows whose summary is shown
+  const COLUMNS = ["title", "authors", "year", "venue", "categories", "links", "impl"];
 
   function text(value) {
     const span = document.createElement("span");
@@ -20,6 +22,53 @@
     a.textContent = label;
     a.href = href;
     return a;
+  }
+  // The paper's own page: its URL, else its arXiv abstract, else its DOI (the schema checks each form).
+  function paperUrl(e) {
+    if (e.url) return e.url;
+    if (e.arxiv) return `https://arxiv.org/abs/${encodeURIComponent(e.arxiv)}`;
+    return e.doi ? `https://doi.org/${encodeURI(e.doi)}` : "";
+  }
+  function links(e) {
+    const span = document.createElement("span");
+    const paper = paperUrl(e);
+    if (paper) span.append(anchor(e.kind === "paper" ? "paper" : "page", paper));
+    if (e.code && e.code.length) span.append(" ", anchor("code", e.code[0].url));
+    return span;
+  }
+  // The row that unfolds under an entry: its summary (or the request for one), with the fields that a narrow
+  // screen hides. Text only, through textContent: a summary holding markup is shown as written.
+  function detailRow(e) {
+    const tr = document.createElement("tr");
+    tr.className = "kb-detail";
+    tr.id = `kb-detail-${e.id}`;
+    const td = document.createElement("td");
+    td.colSpan = COLUMNS.length;
+    const summary = document.createElement("p");
+    if (e.summary) {
+      summary.textContent = e.summary;
+    } else {
+      const wanted = document.createElement("strong");
+      wanted.textContent = "Summary wanted.";
+      summary.append(wanted, " Nobody has written this entry's summary yet: see its page to contribute one.");
+    }
+    const about = document.createElement("p");
+    about.className = "kb-detail-about";
+    const who = [...(e.authors || []), ...(e.organizations || [])].join(", ");
+    about.textContent = [who, e.venue, e.categories.map((c) => categories[c] || c).join(", ")].filter(Boolean).join(" · ");
+    td.append(summary, about);
+    tr.appendChild(td);
+    return tr;
+  }
+  function toggle(e, tr, button) {
+    if (expanded.has(e.id)) {
+      expanded.delete(e.id);
+      tr.nextElementSibling.remove();
+    } else {
+      expanded.add(e.id);
+      tr.after(detailRow(e));
+    }
+    button.setAttribute("aria-expanded", String(expanded.has(e.id)));
   }
   // The free text: words match whole words (so "han" finds Han, not Hanson or "enhance"); `author:han`,
   // `venue:iclr`, `title:`, `tag:` and `id:` look in that field only.
@@ -100,21 +149,39 @@
     body.replaceChildren();
     for (const e of shown) {
       const tr = document.createElement("tr");
+      tr.className = "kb-entry";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "kb-more";
+      button.setAttribute("aria-label", "Summary");
+      button.setAttribute("aria-controls", `kb-detail-${e.id}`);
+      button.setAttribute("aria-expanded", "false");
+      const title = document.createElement("span");
+      title.append(button, anchor(e.title, new URL(`entries/${e.id}/`, base).href));
       const cells = [
-        anchor(e.title, new URL(`entries/${e.id}/`, base).href),
+        title,
         text(authorLine(e)),
         text(e.year || ""),
         text(e.venue || ""),
         text(e.categories.map((c) => (categories[c] || c)).join(", ")),
-        e.code && e.code.length ? anchor("code", e.code[0].url) : text(""),
+        links(e),
         e.reference_impl ? anchor(e.reference_impl, new URL(`impls/${e.reference_impl}/`, base).href) : text(""),
       ];
-      for (const cell of cells) {
+      cells.forEach((cell, i) => {
         const td = document.createElement("td");
+        td.className = `kb-col-${COLUMNS[i]}`;
         td.appendChild(cell);
         tr.appendChild(td);
-      }
+      });
+      // A click anywhere on the row but on a link unfolds its summary; the button does the same from the keyboard.
+      tr.addEventListener("click", (event) => {
+        if (!event.target.closest("a")) toggle(e, tr, button);
+      });
       body.appendChild(tr);
+      if (expanded.has(e.id)) {
+        button.setAttribute("aria-expanded", "true");
+        body.appendChild(detailRow(e));
+      }
     }
     $("kb-count").textContent = `${shown.length} of ${entries.length} entries`;
   }
