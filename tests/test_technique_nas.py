@@ -46,3 +46,6 @@ def test_quick_search_returns_valid_fronts():
         assert front and all(p in points for p in front)
         assert result[f"hypervolume_{name}"] > 0
     assert result["architectures_trained"] <= 2 * result["budget"] + 1
+    best = max(result["curves"]["controller"], key=lambda p: p["reward"])
+    found = nas.build_net(tuple(best["choices"]))
+    assert result["params"] == sum(p.numel() for p in found.parameters())  # the record describes the found net
