@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup
 from kb.catalog.load import load_catalog
 from kb.site import pages
 from kb.site.exports import FEED_SIZE, catalog_feed
+from reference_impls import _shipped
 
 from .conftest import CATALOG, EVIL_TITLE
 
@@ -183,3 +184,15 @@ def test_feed_is_ordered_by_date_added_newest_first(built_site: Path, catalog) -
     assert order == sorted(order, reverse=True)  # newest day first, then by id
     assert len({day for day, _ in order}) > 1
     assert all(updated == f"{added[i].isoformat()}T00:00:00Z" for i, updated in everything)
+
+
+@pytest.mark.skipif(not _shipped.available(), reason="needs the shipped model files: python scripts/fetch_models.py")
+def test_port_pages_draw_the_ports_outputs_on_real_photographs(built_site: Path) -> None:
+    mesh = soup(built_site / "impls" / "face_mesh" / "index.html")
+    figures = mesh.select("figure svg")
+    assert len(figures) == 2
+    assert all(len(svg.select("circle")) == 468 for svg in figures)  # every landmark of one face, drawn
+    detector = soup(built_site / "impls" / "blazeface_front" / "index.html")
+    assert all(len(svg.select("rect")) >= 1 for svg in detector.select("figure svg"))  # a face box per photograph
+    for svg in figures:
+        assert all(image["href"].startswith("data:image/") for image in svg.select("image"))  # nothing fetched

@@ -21,6 +21,7 @@ from kb.catalog.load import Catalog
 from kb.links.report import link_badge, render_link_health
 from kb.links.results import DEFAULT_CACHE, load_link_results
 from kb.site import exports, impl_pages, pages
+from kb.site.pictures import render_pictures
 
 GENERATED_DIRS = ("categories", "entries", "impls", "downloads")
 GENERATED_FILES = ("index.md", "tags.md", "link-health.md", "contributing.md")
@@ -75,7 +76,7 @@ def write_generated(files: dict[str, str], docs_dir: Path, catalog: Catalog) -> 
 def generate(catalog: Catalog, docs_dir: Path, link_results: Path = DEFAULT_CACHE) -> None:
     """Generate every page of the site from `catalog` into `docs_dir`, with each link's last checked status."""
     files = render_site(catalog, docs_dir)
-    files.update(impl_pages.render_impl_pages(catalog))
+    files.update(impl_pages.render_impl_pages(catalog, pictures=render_pictures()))
     results = load_link_results(link_results)
     files["link-health.md"] = render_link_health(results, catalog.entries, lambda entry_id: f"entries/{entry_id}.md")
     for entry in catalog.entries:

@@ -222,7 +222,7 @@ def paper_link(spec: Any, catalog: Catalog) -> str:
     return f"[{title}](../entries/{spec.catalog_id}.md)"
 
 
-def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primary: str) -> str:
+def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primary: str, picture: str = "") -> str:
     """One implementation's page."""
     from reference_impls._benchmark import source_hash  # the registry is loaded already: no new import cost
 
@@ -232,6 +232,7 @@ def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primar
         f"Paper: {paper_link(spec, catalog)} · task: {spec.task} · default input {shape} · code: "
         f"[`{spec.module.replace('.', '/')}.py`]({SOURCE_URL}{spec.module.replace('.', '/')}.py)\n",
         port_section(records),  # a port of a shipped model first shows how close it is to the original
+        picture,  # and what it finds in real photographs
         versus_section(spec, catalog, records),
         "## What our runs measured\n",
         results_section(records, spec.id, source_hash(spec.module)),  # stale records are marked as such
@@ -249,8 +250,13 @@ def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primar
 SOURCE_URL = "https://github.com/efficient-dnn-kb/efficient-dnn-kb/blob/main/"  # the repository of mkdocs.yml
 
 
-def render_impl_pages(catalog: Catalog | None = None, results_dir: Path = paths.IMPL_RESULTS) -> dict[str, str]:
-    """`{"impls/index.md": ..., "impls/<id>.md": ...}` for every registered implementation."""
+def render_impl_pages(
+    catalog: Catalog | None = None, results_dir: Path = paths.IMPL_RESULTS, pictures: dict[str, str] | None = None
+) -> dict[str, str]:
+    """`{"impls/index.md": ..., "impls/<id>.md": ...}` for every registered implementation.
+
+    `pictures` (from `kb.site.pictures.render_pictures`, which runs the ports) go on the pages of the ports.
+    """
     from reference_impls._registry import all_impls
 
     if catalog is None:
@@ -261,7 +267,9 @@ def render_impl_pages(catalog: Catalog | None = None, results_dir: Path = paths.
     for spec in specs:
         primary.setdefault(spec.module, spec.id)
     pages = {
-        f"impls/{spec.id}.md": impl_page(spec, catalog, results.get(spec.id, []), primary[spec.module])
+        f"impls/{spec.id}.md": impl_page(
+            spec, catalog, results.get(spec.id, []), primary[spec.module], (pictures or {}).get(spec.id, "")
+        )
         for spec in specs
     }
     rows = [
