@@ -113,6 +113,11 @@ def versus_section(spec: Any, catalog: Catalog, records: list[dict[str, Any]]) -
     return heading + f"Claims from the catalog entry; our figures from {source}.\n\n" + table(rows)
 
 
+def whole(value: Any) -> Any:
+    """A mean that is a whole number (a count equal over the seeds) as an int, so it reads as a count."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def readable(name: str) -> str:
     """A metric's key as words: `reference_max_abs_diff` reads "reference max abs diff"."""
     return name.replace("_", " ")
@@ -153,10 +158,14 @@ def results_section(records: list[dict[str, Any]], impl_id: str, current: str | 
             f"{versions}.\n\nSetup: {setup_line(record.get('setup', {}))}.\n\n{freshness(record, current)}\n"
         )
         metrics, spread = record.get("metrics", {}), record.get("spread", {})
-        if spread:  # means over seeds: the spread beside each
-            seeds = len(record.get("seeds", []))
-            column = f"± std over {seeds} seeds"
-            rows = [{"metric": readable(k), "mean": v, column: spread.get(k)} for k, v in metrics.items()]
+        if spread:  # means over seeds: the spread beside each; equal over the seeds means no spread to show
+            seeds = record.get("seeds", [])
+            column = f"± std over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
+            rows = [
+                {"metric": readable(k), "mean": whole(v), column: spread.get(k) or None}
+                for k, v in metrics.items()
+                if k != "seed"  # the seeds are in the column's heading
+            ]
             parts.append(table(rows))
         else:
             parts.append(table([{"metric": readable(k), "value": v} for k, v in metrics.items()]))
