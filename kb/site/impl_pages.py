@@ -100,7 +100,7 @@ def versus_section(spec: Any, catalog: Catalog, records: list[dict[str, Any]]) -
                 value = metric_value(metrics, versus.ours)
             if value is not None:
                 ours = f"{value * versus.scale:.4g} {claim.unit}".strip()
-                if isinstance(versus.ours, str) and versus.ours in spread and seeds > 1:
+                if isinstance(versus.ours, str) and spread.get(versus.ours) and seeds > 1:
                     ours += f" ± {spread[versus.ours] * versus.scale:.2g} ({seeds} seeds)"
                 row["ours"] = ours
             if versus.holds is not None and metrics:
