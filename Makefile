@@ -62,6 +62,7 @@ bench: $(STAMP) ## measure everything that results/ holds (slow; run on a quiet 
 	$(BIN)/kb bench impls
 	$(BIN)/kb bench linkcheck
 	$(BIN)/kb bench site
+	$(BIN)/kb bench importer
 
 linkcheck: $(STAMP) ## check every link of the catalog (network; updates results/linkcheck.json)
 	$(BIN)/kb linkcheck

@@ -291,3 +291,61 @@ def test_an_excluded_work_is_not_imported_again(root: Path) -> None:
     markdown = "# Quantization\n\n- [TernGrad](https://arxiv.org/abs/1705.07878) NeurIPS 2017\n"
     report = import_list(markdown, list_source("a/b"), catalog, sections, TODAY)
     assert not report.outcomes and "excluded: gradient compression" in report.skipped[0][1]
+
+
+def test_rules_learnt_from_real_unseen_lists(root: Path) -> None:
+    """One item per rule that the five lists of `tests/fixtures/lists/` with a ground truth taught."""
+    catalog, _ = load_catalog(root)
+    sections = SectionMap.load(paths.SECTIONS, catalog.vocabulary)
+    markdown = (
+        "# Quantization\n\n"
+        "**BiBench: Benchmarking and Analyzing Network Binarization**  [[Paper](https://arxiv.org/abs/2301.11233)]\n\n"
+        "[Haotong Qin](https://htqin.github.io/), [Mingyuan Zhang](https://m.github.io/), [Yifu Ding](https://y.io/).\n\n"
+        "- [[ICLR](https://openreview.net/forum?id=9QLRCVysdlO)] BiPointNet: Binary Neural Network for Point Clouds."
+        " [**`bnn`**] [[torch](https://github.com/htqin/BiPointNet)]\n"
+        '- "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers", ICLR, 2023.'
+        " [[papar](https://arxiv.org/abs/2210.17323)] [**`PTQ`**]\n"
+        "- ZeroQuant: Efficient and Affordable Post-Training Quantization for Large-Scale Transformers <br> NeurIPS 2022"
+        " [[Paper]](https://arxiv.org/abs/2206.01861) [[Code (DeepSpeed)]](https://github.com/microsoft/DeepSpeed)\n"
+        "- [MQBench (Benchmark)](http://mqbench.tech/)\n\n"
+        "1. Distilling the knowledge in a neural network. Hinton et al. arXiv:1503.02531\n"
+        "2. Ensemble Distribution Distillation. ICLR 2020 [[code]][1.10]\n"
+        "3. In Defense of Feature Mimicking for Knowledge Distillation. Wang, Guo-Hua et al. arXiv:2011.0142\n"
+        "4. pruning (including structured and unstructured)\n\n"
+        "| Title & Authors | Links |\n|:--|:---:|\n"
+        "|[SDQ: Sparse Decomposed Quantization for LLM Inference](https://arxiv.org/abs/2406.13868) <br> Geonhwa Jeong,"
+        " Tushar Krishna |[Paper](https://arxiv.org/abs/2406.13868)|[//]: #06/24\n\n"
+        "[1.10]: https://github.com/yuanli2333/Teacher-free-Knowledge-Distillation\n"
+    )
+    report = import_list(markdown, list_source("a/b"), catalog, sections, TODAY)
+    got = {o.fields.line: (o.fields.title, o.venue, o.year, o.fields.arxiv) for o in report.outcomes}
+    assert got == {
+        3: ("BiBench: Benchmarking and Analyzing Network Binarization", None, 2023, "2301.11233"),
+        7: ("BiPointNet: Binary Neural Network for Point Clouds", "ICLR", None, None),
+        8: (
+            "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers",
+            "ICLR",
+            2023,
+            "2210.17323",
+        ),
+        9: (
+            "ZeroQuant: Efficient and Affordable Post-Training Quantization for Large-Scale Transformers",
+            "NeurIPS",
+            2022,
+            "2206.01861",
+        ),
+        12: ("Distilling the knowledge in a neural network", None, 2015, "1503.02531"),
+        13: ("Ensemble Distribution Distillation", "ICLR", 2020, None),
+        14: ("In Defense of Feature Mimicking for Knowledge Distillation", None, None, None),
+        19: ("SDQ: Sparse Decomposed Quantization for LLM Inference", None, 2024, "2406.13868"),
+    }
+    by_line = {o.fields.line: o.fields for o in report.outcomes}
+    assert by_line[7].code == [{"url": "https://github.com/htqin/BiPointNet", "framework": "pytorch"}]
+    assert by_line[9].code == [{"url": "https://github.com/microsoft/DeepSpeed"}]
+    assert by_line[19].authors == ["Geonhwa Jeong", "Tushar Krishna"]
+    assert dict(report.skipped) == {
+        5: "a list of names or links, not a paper",
+        10: "link to the front page of a site, not a paper: http://mqbench.tech/",
+        15: "no link",
+    }
+    assert (14, "malformed arXiv id left out, paper kept without it: arXiv:2011.0142") in report.notes

@@ -1,5 +1,7 @@
 """Read a Markdown awesome-list as a sequence of items: list items, table rows and link paragraphs.
 
+A link paragraph opens with a link (`[Title](url) ...`) or with a bold title and a link (`**Title** [[Paper](url)]`).
+
 An item keeps its line number, the headings above it (bold lines such as `**2019**` count as headings, since many
 lists use them for years) and its text with continuation lines joined, so that a link whose text is split over two
 lines reads as one link. Table rows also carry their cells keyed by the role of their column (title, venue, code,
