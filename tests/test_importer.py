@@ -294,7 +294,7 @@ def test_an_excluded_work_is_not_imported_again(root: Path) -> None:
 
 
 def test_rules_learnt_from_real_unseen_lists(root: Path) -> None:
-    """One item per rule that the five lists of `tests/fixtures/lists/` with a ground truth taught."""
+    """One item per rule that the first five unseen lists of `tests/fixtures/lists/` taught."""
     catalog, _ = load_catalog(root)
     sections = SectionMap.load(paths.SECTIONS, catalog.vocabulary)
     markdown = (
@@ -349,3 +349,49 @@ def test_rules_learnt_from_real_unseen_lists(root: Path) -> None:
         15: "no link",
     }
     assert (14, "malformed arXiv id left out, paper kept without it: arXiv:2011.0142") in report.notes
+
+
+def test_rules_learnt_from_held_out_lists(root: Path) -> None:
+    """One item per rule that the two held-out lists (gigwegbe, ChanChiChoi) taught."""
+    catalog, _ = load_catalog(root)
+    sections = SectionMap.load(paths.SECTIONS, catalog.vocabulary)
+    markdown = (
+        "# Papers\n\n"
+        "- **[HAQ]** Hardware-Aware Automated Quantization with Mixed Precision | [`[pdf]`](https://arxiv.org/abs/1811.08886)\n"
+        "- RNNPool: Efficient Non-linear Pooling for RAM Constrained Inference | [`[blog]`](https://www.microsoft.com/b/"
+        "rnnpool) [`[pdf]`](https://arxiv.org/pdf/2002.11921.pdf)\n"
+        "- Compiling KB-Sized Machine Learning Models to Tiny IoT Devices | [`[pdf]`](microsoft.com/r/pldi19-SeeDot.pdf)\n"
+        "- Jaderberg, Max. [Speeding up convolutional neural networks with low rank expansions](http://www.robots.ox.ac.uk"
+        "/j.pdf) .[J] arXiv preprint arXiv:1405.3866 (2014).\n"
+        "- Yunchao Gong .[Compressing Deep Convolutional Networks using Vector Quantization]"
+        "(https://arxiv.org/pdf/1412.06115) .[J] arXiv preprint arXiv:1412.06115\n"
+        "- W. Wen. [Learning structured sparsity in deep neural networks.](https://papers.nips.cc/paper/6504.pdf) In"
+        " Advances in Neural Information Processing Systems, pages 2074–2082, 2016.\n"
+        "- Y.Wang. [Deepburning: automatic generation of fpga-based learning accelerators](http://papers.nips.cc/p.pdf)."
+        " In Design Automation Conference, page 110, 2016.\n"
+        "- J. L. Holi and J. N. Hwang. [Finite precision error analysis of neural network hardware implementations]. In"
+        " Ijcnn-91- Seattle International Joint Conference on Neural Networks, pages 519–525 vol.1, 1993.\n"
+        "- S. Liu. [Cambricon: An instruction set architecture for neural networks]. SIGARCH News, 44(3), June 2016.\n"
+        "- [resources][handong1587/cnn-compression-acceleration](https://handong1587.github.io/deep_learning/c.html)\n"
+        "- [TinyML: Machine Learning with TensorFlow Lite](https://www.amazon.com/TinyML-Learning/dp/1492052043)\n"
+    )
+    report = import_list(markdown, list_source("a/b"), catalog, sections, TODAY, category="deployment")
+    got = {o.fields.line: (o.fields.title, o.venue, o.year, o.fields.arxiv) for o in report.outcomes}
+    assert got == {
+        3: ("HAQ: Hardware-Aware Automated Quantization with Mixed Precision", None, 2018, "1811.08886"),
+        4: ("RNNPool: Efficient Non-linear Pooling for RAM Constrained Inference", None, 2020, "2002.11921"),
+        5: ("Compiling KB-Sized Machine Learning Models to Tiny IoT Devices", None, None, None),
+        6: ("Speeding up convolutional neural networks with low rank expansions", None, 2014, "1405.3866"),
+        7: ("Compressing Deep Convolutional Networks using Vector Quantization", None, 2014, "1412.6115"),
+        8: ("Learning structured sparsity in deep neural networks", None, 2016, None),
+        9: ("Deepburning: automatic generation of fpga-based learning accelerators", "DAC", 2016, None),
+        10: ("Finite precision error analysis of neural network hardware implementations", None, 1993, None),
+        11: ("Cambricon: An instruction set architecture for neural networks", None, 2016, None),
+    }
+    by_line = {o.fields.line: o.fields for o in report.outcomes}
+    assert by_line[5].url == "https://microsoft.com/r/pldi19-SeeDot.pdf" and by_line[9].authors == []
+    assert "June" not in report.unknown_venues
+    assert dict(report.skipped) == {
+        12: "link text names a repository or list (handong1587/cnn-compression-acceleration), not a paper",
+        13: "link to a shop, blog, video or social site, not a paper: https://www.amazon.com/TinyML-Learning/dp/1492052043",
+    }

@@ -3,7 +3,9 @@
 Each folder of `tests/fixtures/lists/` holds an excerpt of a real awesome-list (`README.md`), where it comes from
 (`SOURCE.txt`) and, for the lists the importer was not developed on, what it holds (`ground-truth.yaml`, counted
 without the importer): the lines that are paper items and the arXiv ids they carry. The importer reads the excerpt
-into an empty catalog with the project's vocabularies, and the result is set against the ground truth:
+into an empty catalog with the project's vocabularies (with `--category` when the ground truth names one: a list
+whose title and headings name no category `catalog/sections.yaml` knows needs it), and the result is set against
+the ground truth:
 
 - `recall`: the share of the list's arXiv ids that some parsed entry carries;
 - `parsed_ratio`: parsed entries over paper items (the target of issue #12 is within ±10%);
@@ -46,8 +48,11 @@ def source_field(folder: Path, key: str) -> str:
     return match.group(1)
 
 
-def import_excerpt(folder: Path) -> ImportReport:
-    """The import report of the list in `folder`, read into an empty catalog with the project's vocabularies."""
+def import_excerpt(folder: Path, category: str | None = None) -> ImportReport:
+    """The import report of the list in `folder`, read into an empty catalog with the project's vocabularies.
+
+    `category` is what `kb import awesome --category` would be given.
+    """
     with tempfile.TemporaryDirectory(prefix="kb-importbench-") as tmp:
         root = Path(tmp)
         for name in ("taxonomy.yaml", "venues.yaml"):
@@ -55,13 +60,14 @@ def import_excerpt(folder: Path) -> ImportReport:
         catalog, _ = load_catalog(root)
         sections = SectionMap.load(paths.SECTIONS, catalog.vocabulary)
         markdown = (folder / "README.md").read_text(encoding="utf-8")
-        return import_list(markdown, list_source(source_field(folder, "repository")), catalog, sections, TODAY)
+        source = list_source(source_field(folder, "repository"))
+        return import_list(markdown, source, catalog, sections, TODAY, category=category)
 
 
 def measure(folder: Path) -> dict[str, Any]:
     """The figures of one list against its ground truth."""
     truth = yaml.safe_load((folder / GROUND_TRUTH).read_text(encoding="utf-8"))
-    report = import_excerpt(folder)
+    report = import_excerpt(folder, truth.get("category"))
     papers, ids = truth["paper_lines"], truth["arxiv_ids"]
     found = {outcome.fields.arxiv for outcome in report.outcomes}
     parsed_lines = {outcome.fields.line for outcome in report.outcomes}
@@ -72,6 +78,7 @@ def measure(folder: Path) -> dict[str, Any]:
         "list": folder.name,
         "repository": source_field(folder, "repository"),
         "commit": source_field(folder, "commit"),
+        "category": truth.get("category"),
         "paper_items": len(papers),
         "parsed": parsed,
         "parsed_ratio": round(parsed / len(papers), 3),

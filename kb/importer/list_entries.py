@@ -31,6 +31,7 @@ from kb.importer.markdown_links import MAX_ITEM, Item, Link, link_spans, links, 
 from kb.importer.titles import (
     BRACKET_TAG,
     BREAK,
+    GENERIC_LINK,
     first_sentence,
     is_badge,
     link_marks,
@@ -40,8 +41,10 @@ from kb.importer.titles import (
     title_segment,
 )
 
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+# A year from 1950 to 2039, not part of a number range (`pages 2074–2082`, `1993-1995` is two years' range).
+_YEAR = re.compile(r"(?<![\d–-])((?:19[5-9]|20[0-3])\d)(?![\d]|[–-]\d)")
 _SHORT_YEAR = re.compile(r"[’'`]\s*(\d{2})\b")
+_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?=\s|$)", re.IGNORECASE)
 _PREFIX = re.compile(r"^\s*(?P<year>(?:19|20)\d{2})(?:\.\d{1,2})?\s*(?:[-–:]\s*(?P<venue>[^\[\]]*?))?\s*[-–:]?\s*$")
 _FLAG_WORDS = [
     (re.compile(r"best\s+student\s+paper", re.I), "best-student-paper"),
@@ -55,7 +58,10 @@ _FLAG_WORDS = [
 # `ICLRo`, `NIPSw`: one lower-case letter glued to an upper-case acronym.
 _GLUED_FLAG = re.compile(r"^([A-Z][A-Za-z]*[A-Z])([osbw])$")
 _GLUED_MEANING = {"o": "oral", "s": "spotlight", "b": "best-paper"}
-_NAME = re.compile(r"^[A-Z][\w'’´.\-]*(?:\s+[\w'’´.\-]+){0,5}$")
+# One to six words, each capitalised or a particle (`de`, `van`): `Advances in neural information` is no name.
+_NAME = re.compile(
+    r"^[A-Z][\w'’´.\-]*(?:\s+(?:[A-Z\u00C0-\u024F´'’][\w'’´.\-]*|de|da|di|du|del|der|den|van|von|le|la|bin)){0,5}$"
+)
 _CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "gitee.com", "codeberg.org", "sourceforge.net")
 _FRAMEWORKS = [
     (re.compile(r"pytorch|torch", re.I), "pytorch"),
@@ -69,6 +75,10 @@ _FRAMEWORKS = [
     (re.compile(r"c\+\+|\bcuda\b|\bcpp\b", re.I), "cpp"),
     (re.compile(r"matlab|theano|chainer|darknet|lasagne", re.I), "other"),
 ]
+# Shops, blog platforms, video and social sites: a link there is a book, a post or a talk, never the paper itself.
+_NOT_PAPER_HOST = re.compile(
+    r"(?:^|\.)(?:amazon\.[a-z.]+|medium\.com|youtube\.com|youtu\.be|twitter\.com|x\.com|reddit\.com)$"
+)
 _SESSION_PARAMS = {"casa_token", "token", "sessionid", "session_id", "jsessionid", "phpsessid", "sid", "auth"}
 
 
@@ -115,7 +125,7 @@ def _venue_and_year(text: str, fields: Fields, is_venue: Callable[[str], bool], 
         value = int(year.group(1))
         fields.year = fields.year or (value if value > 100 else (2000 + value if value < 50 else 1900 + value))
         text = text[: year.start()] + " " + text[year.end() :]
-    name = " ".join(text.replace("(", " ").replace(")", " ").split()).strip(" .-,;:!'’")
+    name = " ".join(_MONTH.sub(" ", text.replace("(", " ").replace(")", " ")).split()).strip(" .-,;:!'’")
     glued = _GLUED_FLAG.match(name)
     if glued and not is_venue(name) and is_venue(glued.group(1)):
         name, letter = glued.groups()
@@ -153,6 +163,9 @@ def clean_url(url: str, fields: Fields) -> str | None:
     Raises:
         Skip: For a link that is neither http(s), ftp nor broken text: a relative link or another scheme.
     """
+    if re.match(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+/", url, re.IGNORECASE):  # `microsoft.com/en-us/...`
+        fields.notes.append(f"link without a scheme, read as https: {url}")
+        url = f"https://{url}"
     parts = urlsplit(url)
     if parts.scheme.lower() == "ftp":
         fields.notes.append(f"fragile link (ftp), paper kept without it: {url}")
@@ -224,13 +237,44 @@ def _trailing(text: str, fields: Fields, is_venue: Callable[[str], bool]) -> Non
             fields.year = fields.year or int(segment)
         elif _YEAR.search(segment) or is_venue(segment):
             _venue_and_year(segment, fields, is_venue)
+        elif re.match(r"(?:in|proceedings)\b", segment, re.IGNORECASE):  # `In Design Automation Conference`
+            _venue_and_year(re.sub(r"^in\s+", "", segment, flags=re.IGNORECASE), fields, is_venue, known=True)
         elif (names := _names(segment)) is not None and not fields.venue:
             fields.authors += names
 
 
+# `[Title]` without a link, of three words or more: the title of a paper named without a link.
+_BRACKETED_TITLE = re.compile(r"\[([^\[\]]*\w\s+\w+\s+\w[^\[\]]*)\](?![(\[])")
 # `[text][label]`: a reference-style link, its address defined elsewhere in the file.
 _REFERENCE = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\[[^\[\]]*\]")
-_ARXIV_TEXT = re.compile(r"\barxiv:\s?(\d{2})(\d{2})\.(\d+)(?:v\d+)?", re.IGNORECASE)
+_ARXIV_TEXT = re.compile(r"\barxiv:\s?(\d{4}\.\d+)(?:v\d+)?", re.IGNORECASE)
+
+
+def _checked_arxiv(arxiv: str | None) -> str | None:
+    """The id as arXiv issued it, or None for no id.
+
+    Until 2014 the number after the dot has four digits (`1412.06550`, zero-padded by some lists, is 1412.6550), from
+    2015 five; a month outside 01-12 is no id. Old-style ids (`cs/0112017`) pass as they are.
+    """
+    match = re.fullmatch(r"(\d{2})(\d{2})\.(\d+)", arxiv or "")
+    if match is None:
+        return arxiv
+    yy, mm, number = match.groups()
+    if int(yy) < 15 and len(number) == 5 and number.startswith("0"):
+        number = number[1:]
+    return f"{yy}{mm}.{number}" if 1 <= int(mm) <= 12 and len(number) == (5 if int(yy) >= 15 else 4) else None
+
+
+def _arxiv(url: str | None, text: str, fields: Fields) -> None:
+    """Set the arXiv id from the paper's link, else from an id written in the text (`arXiv:1405.3866`)."""
+    linked = find_arxiv(url) if url else None
+    written = [(m.group(0), m.group(1)) for m in _ARXIV_TEXT.finditer(text)]
+    for shown, arxiv in [*([(url, linked)] if linked else []), *written]:
+        fields.arxiv = _checked_arxiv(arxiv)
+        if fields.arxiv:
+            fields.url = f"https://arxiv.org/abs/{fields.arxiv}"
+            return
+        fields.notes.append(f"malformed arXiv id left out, paper kept without it: {shown}")
 
 
 def _section(item: Item) -> str:
@@ -247,23 +291,16 @@ def _read_unlinked(item: Item, is_venue: Callable[[str], bool]) -> Fields:
         Skip: When nothing after the title says it is a paper.
     """
     text = _REFERENCE.sub(lambda m: "" if m.group(1).startswith("[") else m.group(1), item.text)
-    title, rest = first_sentence(text)
-    ids = list(_ARXIV_TEXT.finditer(rest))
-    well_formed = [
-        f"{yy}{mm}.{number}"
-        for yy, mm, number in (m.groups() for m in ids)
-        if 1 <= int(mm) <= 12 and len(number) == (5 if int(yy) >= 15 else 4)
-    ]
-    rest = _ARXIV_TEXT.sub(" ", rest)
-    dated = next((chunk for chunk in reversed(re.split(r"[.,;()]\s*", rest)) if _YEAR.search(chunk)), None)
-    if not (ids or dated) or len(title.split()) < 2:
+    if bracketed := _BRACKETED_TITLE.search(text):  # `Authors. [Title]. In Venue, Year`
+        title, rest = bracketed.group(1).strip(" ."), text[bracketed.end() :]
+    else:
+        title, rest = first_sentence(text)
+    written = _ARXIV_TEXT.search(rest)
+    dated = next((c for c in reversed(re.split(r"[.,;()]\s*", _ARXIV_TEXT.sub(" ", rest))) if _YEAR.search(c)), None)
+    if not (written or dated) or len(title.split()) < 2:
         raise Skip("no link")
     fields = Fields(item.line, _section(item), title)
-    if well_formed:
-        fields.arxiv = well_formed[0]
-        fields.url = f"https://arxiv.org/abs/{fields.arxiv}"
-    elif ids:
-        fields.notes.append(f"malformed arXiv id left out, paper kept without it: {ids[0].group(0)}")
+    _arxiv(None, rest, fields)
     if dated:
         _venue_and_year(dated, fields, is_venue)
     return fields
@@ -313,6 +350,7 @@ def read_fields(item: Item, is_venue: Callable[[str], bool]) -> Fields:
     # (`[[arXiv](url)] Title`, `[[ICLR](url)] Title [[torch](github)]`), else a repository (reported as such).
     named = [i for i, tag in enumerate(marks) if tag is None]
     papers = [i for i, (link, _, _) in enumerate(spans) if link.url and not _code_link(link)]
+    papers.sort(key=lambda i: not GENERIC_LINK.match(spans[i][0].text))  # `[blog](..) [pdf](..)`: the pdf
     index = next((i for i in named if i in papers), papers[0] if papers else named[0] if named else 0)
     main, start, end = spans[index]
     if not main.url:
@@ -323,6 +361,10 @@ def read_fields(item: Item, is_venue: Callable[[str], bool]) -> Fields:
         raise Skip("a list of names or links, not a paper")  # `[Haotong Qin](url), [Ruihao Gong](url), ...`
     if urlsplit(main.url).path in ("", "/") and not urlsplit(main.url).query:
         raise Skip(f"link to the front page of a site, not a paper: {main.url}")
+    if marks[index] is None and re.fullmatch(r"[\w.-]+/[\w.-]+", main.text):
+        raise Skip(f"link text names a repository or list ({main.text}), not a paper")
+    if _NOT_PAPER_HOST.search(urlsplit(main.url).netloc.lower()):
+        raise Skip(f"link to a shop, blog, video or social site, not a paper: {main.url}")
     lead, tail = title_text[:start], title_text[end:]
     title = re.sub(r"\s+\(?github\)?$", "", main.text, flags=re.IGNORECASE).strip(" .-:")  # `Title github`
     if marks[index] is not None:
@@ -343,10 +385,8 @@ def read_fields(item: Item, is_venue: Callable[[str], bool]) -> Fields:
         if tag == "venue":  # `[[ICML](url)] Title`
             _venue_and_year(link.text, fields, is_venue)
     fields.url = clean_url(main.url, fields)
-    fields.arxiv = find_arxiv(main.url)
     fields.doi = doi_from_url(main.url)
-    if fields.arxiv:
-        fields.url = f"https://arxiv.org/abs/{fields.arxiv}"
+    _arxiv(main.url, remove_links(title_text), fields)
     if _code_link(Link("", main.url)) and not fields.arxiv:
         raise Skip("repository, not a paper")
     if prefix_match := _PREFIX.match(plain(lead)):

@@ -18,7 +18,7 @@ import re
 import urllib.parse
 from collections.abc import Callable
 
-from kb.importer.markdown_links import Link, links, plain
+from kb.importer.markdown_links import Link, links, plain, remove_links
 
 BRACKET_TAG = re.compile(r"\[([^\[\]]+)\](?!\()")
 
@@ -87,22 +87,33 @@ def title_after(text: str) -> tuple[str, str]:
     return title, rest[len(title_part) :]
 
 
+def _marks_removed(text: str) -> str:
+    """`text` without its links and bracket tags: `Title | [blog](url) ` is `Title | `."""
+    return BRACKET_TAG.sub(" ", remove_links(text))
+
+
 def first_sentence(text: str) -> tuple[str, str]:
     """`Title. Authors. Venue` (or `Title? Authors`) split after the title; the rest starts with a comma."""
-    parts = _SENTENCE_END.split(plain(text).rstrip(" [(,"), maxsplit=1)
-    return parts[0].strip(" .,-:"), (", " + parts[1]) if len(parts) > 1 else ""
+    parts = _SENTENCE_END.split(plain(text).rstrip(" [(,|"), maxsplit=1)
+    return parts[0].strip(" .,-:|"), (", " + parts[1]) if len(parts) > 1 else ""
 
 
 def title_before(text: str) -> tuple[str, str]:
     """The title written before a `[paper](url)` link, and the rest.
 
-    `**Title**, ...`, `"Title", ...`, `Title. Authors. ...`, `Title <br> Venue`.
+    `**Title**, ...`, `"Title", ...`, `Title. Authors. ...`, `Title <br> Venue`; a bold nickname in brackets
+    before the title is its first word: `**[HAQ]** Hardware-Aware ... |` is `HAQ: Hardware-Aware ...`.
     """
     head, *after = BREAK.split(text, maxsplit=1)
-    if match := EMPHASIZED.search(head):
-        title, rest = plain(next(group for group in match.groups() if group)), head[match.end() :]
+    match = EMPHASIZED.search(head)
+    emphasized = plain(next(group for group in match.groups() if group)) if match else ""
+    if match and (nickname := re.fullmatch(r"\[([^\[\]]{1,40})\]", emphasized)):
+        title, rest = first_sentence(_marks_removed(head[match.end() :]))
+        title = f"{nickname.group(1)}: {title}" if title else nickname.group(1)
+    elif match:
+        title, rest = emphasized, head[match.end() :]
     else:
-        title, rest = first_sentence(head)
+        title, rest = first_sentence(_marks_removed(head))
     return title, rest + (f", {after[0]}" if after else "")
 
 
