@@ -12,7 +12,8 @@ Lists write the same facts in many ways; each reader below handles one way of wr
 - table cells: a venue cell such as `CVPR **(Oral)**`, a code cell such as `[PyTorch(Author)](url)`;
 - no link at all: `Title. Authors. Venue Year` or `Title. Authors. arXiv:1503.02531`.
 
-Which link names the paper, and where the title stands when the link only marks it, is `kb.importer.titles`.
+Which link names the paper, and where the title stands when the link only marks it, is `kb.importer.titles`;
+what the links point to (the stored address, DOI, arXiv id, code) is `kb.importer.addresses`.
 
 Venues come back as written; the importer normalizes them through the venue vocabulary, since only the vocabulary
 knows that `NIPS` is NeurIPS and that `IHT` is no venue at all.
@@ -22,11 +23,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import pairwise
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from kb.catalog.identifiers import find_arxiv, normalize_doi
+from kb.importer.addresses import ARXIV_TEXT, NOT_PAPER_HOST, clean_url, code_link, doi_from_url, read_arxiv
+from kb.importer.fields import Fields, Skip
 from kb.importer.markdown_links import MAX_ITEM, Item, Link, link_spans, links, plain, remove_links
 from kb.importer.titles import (
     BRACKET_TAG,
@@ -62,46 +63,6 @@ _GLUED_MEANING = {"o": "oral", "s": "spotlight", "b": "best-paper"}
 _NAME = re.compile(
     r"^[A-Z][\w'’´.\-]*(?:\s+(?:[A-Z\u00C0-\u024F´'’][\w'’´.\-]*|de|da|di|du|del|der|den|van|von|le|la|bin)){0,5}$"
 )
-_CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "gitee.com", "codeberg.org", "sourceforge.net")
-_FRAMEWORKS = [
-    (re.compile(r"pytorch|torch", re.I), "pytorch"),
-    (re.compile(r"tensorflow|\btf\b", re.I), "tensorflow"),
-    (re.compile(r"keras", re.I), "keras"),
-    (re.compile(r"\bjax\b|flax", re.I), "jax"),
-    (re.compile(r"caffe", re.I), "caffe"),
-    (re.compile(r"mxnet|gluon", re.I), "mxnet"),
-    (re.compile(r"paddle", re.I), "paddle"),
-    (re.compile(r"onnx", re.I), "onnx"),
-    (re.compile(r"c\+\+|\bcuda\b|\bcpp\b", re.I), "cpp"),
-    (re.compile(r"matlab|theano|chainer|darknet|lasagne", re.I), "other"),
-]
-# Shops, blog platforms, video and social sites: a link there is a book, a post or a talk, never the paper itself.
-_NOT_PAPER_HOST = re.compile(
-    r"(?:^|\.)(?:amazon\.[a-z.]+|medium\.com|youtube\.com|youtu\.be|twitter\.com|x\.com|reddit\.com)$"
-)
-_SESSION_PARAMS = {"casa_token", "token", "sessionid", "session_id", "jsessionid", "phpsessid", "sid", "auth"}
-
-
-@dataclass
-class Fields:
-    """What one item says about a paper. `venue` is the raw spelling; `notes` are warnings for the report."""
-
-    line: int
-    section: str
-    title: str
-    url: str | None = None
-    arxiv: str | None = None
-    doi: str | None = None
-    year: int | None = None
-    venue: str | None = None
-    venue_flags: list[str] = field(default_factory=list)
-    authors: list[str] = field(default_factory=list)
-    code: list[dict[str, object]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-class Skip(Exception):
-    """The item is no paper; the message says why."""
 
 
 def _add_flag(fields: Fields, flag: str) -> None:
@@ -136,69 +97,6 @@ def _venue_and_year(text: str, fields: Fields, is_venue: Callable[[str], bool], 
     if re.search(r"[A-Za-z]", name) and not fields.venue and (not known or year or is_venue(name)):
         fields.venue = name
     return bool(name or year)
-
-
-def _code_link(link: Link) -> dict[str, object] | None:
-    """A code link from `[PyTorch(Author)](https://github.com/...)`, or None for a link to something else."""
-    host = urlsplit(link.url).netloc.lower().removeprefix("www.")
-    says_code = re.search(r"\bcode\b|implementation|reimpl", link.text, re.I)
-    framework = next((name for pattern, name in _FRAMEWORKS if pattern.search(link.text)), None)
-    document = re.search(r"\.(?:pdf|md|html?)$", urlsplit(link.url).path, re.I)
-    on_code_host = any(host == h or host.endswith("." + h) for h in _CODE_HOSTS) and not document
-    if not (on_code_host or says_code or framework) or re.search(r"deleted|removed", link.text, re.I):
-        return None
-    if not link.url.lower().startswith(("http://", "https://")):
-        return None
-    found: dict[str, object] = {"url": link.url}
-    if framework:
-        found["framework"] = framework
-    if re.search(r"author|official", link.text, re.I):
-        found["official"] = True
-    return found
-
-
-def clean_url(url: str, fields: Fields) -> str | None:
-    """The link as stored: session tokens dropped, ftp and broken links left out; each noted for the report.
-
-    Raises:
-        Skip: For a link that is neither http(s), ftp nor broken text: a relative link or another scheme.
-    """
-    if re.match(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+/", url, re.IGNORECASE):  # `microsoft.com/en-us/...`
-        fields.notes.append(f"link without a scheme, read as https: {url}")
-        url = f"https://{url}"
-    parts = urlsplit(url)
-    if parts.scheme.lower() == "ftp":
-        fields.notes.append(f"fragile link (ftp), paper kept without it: {url}")
-        return None
-    if " " in url.strip():  # `[Title](Title)`: the list put text where the address belongs
-        fields.notes.append(f"broken link (not an address), paper kept without it: {url}")
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        raise Skip(f"link is not an http(s) address: {url}")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in query if k.lower() not in _SESSION_PARAMS]
-    if len(kept) != len(query):
-        dropped = ", ".join(sorted({k for k, _ in query} - {k for k, _ in kept}))
-        fields.notes.append(f"fragile link (session token {dropped}), stored without it: {url}")
-        url = urlunsplit(parts._replace(query=urlencode(kept)))
-    return url
-
-
-def doi_from_url(url: str) -> str | None:
-    """The DOI of a resolver or publisher URL (`doi.org/10...`, `.../doi/abs/10...`, Springer `article/10...`)."""
-    parts = urlsplit(url)
-    path = unquote(parts.path)
-    if parts.netloc.lower().endswith("doi.org"):
-        candidate = path.lstrip("/")
-    else:
-        match = re.search(r"/(?:doi(?:/(?:abs|full|pdf|pdfplus|epdf))?|article|chapter)/(10\.\d{4,9}/\S+)", path)
-        candidate = match.group(1) if match else ""
-    if not candidate.startswith("10."):
-        return None
-    try:
-        return normalize_doi(candidate)
-    except ValueError:
-        return None
 
 
 def _names(segment: str) -> list[str] | None:
@@ -247,34 +145,6 @@ def _trailing(text: str, fields: Fields, is_venue: Callable[[str], bool]) -> Non
 _BRACKETED_TITLE = re.compile(r"\[([^\[\]]*\w\s+\w+\s+\w[^\[\]]*)\](?![(\[])")
 # `[text][label]`: a reference-style link, its address defined elsewhere in the file.
 _REFERENCE = re.compile(r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\[[^\[\]]*\]")
-_ARXIV_TEXT = re.compile(r"\barxiv:\s?(\d{4}\.\d+)(?:v\d+)?", re.IGNORECASE)
-
-
-def _checked_arxiv(arxiv: str | None) -> str | None:
-    """The id as arXiv issued it, or None for no id.
-
-    Until 2014 the number after the dot has four digits (`1412.06550`, zero-padded by some lists, is 1412.6550), from
-    2015 five; a month outside 01-12 is no id. Old-style ids (`cs/0112017`) pass as they are.
-    """
-    match = re.fullmatch(r"(\d{2})(\d{2})\.(\d+)", arxiv or "")
-    if match is None:
-        return arxiv
-    yy, mm, number = match.groups()
-    if int(yy) < 15 and len(number) == 5 and number.startswith("0"):
-        number = number[1:]
-    return f"{yy}{mm}.{number}" if 1 <= int(mm) <= 12 and len(number) == (5 if int(yy) >= 15 else 4) else None
-
-
-def _arxiv(url: str | None, text: str, fields: Fields) -> None:
-    """Set the arXiv id from the paper's link, else from an id written in the text (`arXiv:1405.3866`)."""
-    linked = find_arxiv(url) if url else None
-    written = [(m.group(0), m.group(1)) for m in _ARXIV_TEXT.finditer(text)]
-    for shown, arxiv in [*([(url, linked)] if linked else []), *written]:
-        fields.arxiv = _checked_arxiv(arxiv)
-        if fields.arxiv:
-            fields.url = f"https://arxiv.org/abs/{fields.arxiv}"
-            return
-        fields.notes.append(f"malformed arXiv id left out, paper kept without it: {shown}")
 
 
 def _section(item: Item) -> str:
@@ -295,12 +165,12 @@ def _read_unlinked(item: Item, is_venue: Callable[[str], bool]) -> Fields:
         title, rest = bracketed.group(1).strip(" ."), text[bracketed.end() :]
     else:
         title, rest = first_sentence(text)
-    written = _ARXIV_TEXT.search(rest)
-    dated = next((c for c in reversed(re.split(r"[.,;()]\s*", _ARXIV_TEXT.sub(" ", rest))) if _YEAR.search(c)), None)
+    written = ARXIV_TEXT.search(rest)
+    dated = next((c for c in reversed(re.split(r"[.,;()]\s*", ARXIV_TEXT.sub(" ", rest))) if _YEAR.search(c)), None)
     if not (written or dated) or len(title.split()) < 2:
         raise Skip("no link")
     fields = Fields(item.line, _section(item), title)
-    _arxiv(None, rest, fields)
+    read_arxiv(None, rest, fields)
     if dated:
         _venue_and_year(dated, fields, is_venue)
     return fields
@@ -349,7 +219,7 @@ def read_fields(item: Item, is_venue: Callable[[str], bool]) -> Fields:
     # The paper is the first link that names it and is no repository, else the first mark that is no repository
     # (`[[arXiv](url)] Title`, `[[ICLR](url)] Title [[torch](github)]`), else a repository (reported as such).
     named = [i for i, tag in enumerate(marks) if tag is None]
-    papers = [i for i, (link, _, _) in enumerate(spans) if link.url and not _code_link(link)]
+    papers = [i for i, (link, _, _) in enumerate(spans) if link.url and not code_link(link)]
     papers.sort(key=lambda i: not GENERIC_LINK.match(spans[i][0].text))  # `[blog](..) [pdf](..)`: the pdf
     index = next((i for i in named if i in papers), papers[0] if papers else named[0] if named else 0)
     main, start, end = spans[index]
@@ -363,7 +233,7 @@ def read_fields(item: Item, is_venue: Callable[[str], bool]) -> Fields:
         raise Skip(f"link to the front page of a site, not a paper: {main.url}")
     if marks[index] is None and re.fullmatch(r"[\w.-]+/[\w.-]+", main.text):
         raise Skip(f"link text names a repository or list ({main.text}), not a paper")
-    if _NOT_PAPER_HOST.search(urlsplit(main.url).netloc.lower()):
+    if NOT_PAPER_HOST.search(urlsplit(main.url).netloc.lower()):
         raise Skip(f"link to a shop, blog, video or social site, not a paper: {main.url}")
     lead, tail = title_text[:start], title_text[end:]
     title = re.sub(r"\s+\(?github\)?$", "", main.text, flags=re.IGNORECASE).strip(" .-:")  # `Title github`
@@ -386,8 +256,8 @@ def read_fields(item: Item, is_venue: Callable[[str], bool]) -> Fields:
             _venue_and_year(link.text, fields, is_venue)
     fields.url = clean_url(main.url, fields)
     fields.doi = doi_from_url(main.url)
-    _arxiv(main.url, remove_links(title_text), fields)
-    if _code_link(Link("", main.url)) and not fields.arxiv:
+    read_arxiv(main.url, remove_links(title_text), fields)
+    if code_link(Link("", main.url)) and not fields.arxiv:
         raise Skip("repository, not a paper")
     if prefix_match := _PREFIX.match(plain(lead)):
         fields.year = int(prefix_match.group("year"))
@@ -409,7 +279,7 @@ def read_fields(item: Item, is_venue: Callable[[str], bool]) -> Fields:
         _trailing(tail, fields, is_venue)
         others = [link for i, (link, _, _) in enumerate(spans) if i != index]
     for link in others:
-        code = _code_link(link)
+        code = code_link(link)
         if code and code["url"] not in [c["url"] for c in fields.code]:
             fields.code.append(code)
     return fields
