@@ -125,10 +125,11 @@ def link_marks(text: str, spans: list[tuple[Link, int, int]], is_venue: Callable
     [[papar](url)]`).
     """
     opening = _LEADING_TAGS.match(text)
+    emphasized = EMPHASIZED.search(text)  # searched once: once per link would be quadratic on a long item
+    title_end = emphasized.end() if emphasized and len(emphasized.group(0).split()) > 1 else None
     tags: list[str | None] = []
     for link, start, end in spans:
-        emphasized = EMPHASIZED.search(text[:start])
-        after_title = len(link.text.split()) == 1 and emphasized is not None and len(emphasized.group(0).split()) > 1
+        after_title = len(link.text.split()) == 1 and title_end is not None and title_end <= start
         leading = bool(opening and end <= opening.end())
         marks = bool(GENERIC_LINK.match(link.text) or BADGE_TEXT.match(link.text))
         if (leading and link.text and not marks) or is_venue(link.text):
