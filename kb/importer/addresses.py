@@ -15,8 +15,6 @@ from kb.importer.fields import Fields, Skip
 from kb.importer.markdown_links import Link
 
 _CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "gitee.com", "codeberg.org", "sourceforge.net")
-
-
 _FRAMEWORKS = [
     (re.compile(r"pytorch|torch", re.I), "pytorch"),
     (re.compile(r"tensorflow|\btf\b", re.I), "tensorflow"),
@@ -29,14 +27,10 @@ _FRAMEWORKS = [
     (re.compile(r"c\+\+|\bcuda\b|\bcpp\b", re.I), "cpp"),
     (re.compile(r"matlab|theano|chainer|darknet|lasagne", re.I), "other"),
 ]
-
-
 # Shops, blog platforms, video and social sites: a link there is a book, a post or a talk, never the paper itself.
 NOT_PAPER_HOST = re.compile(
     r"(?:^|\.)(?:amazon\.[a-z.]+|medium\.com|youtube\.com|youtu\.be|twitter\.com|x\.com|reddit\.com)$"
 )
-
-
 _SESSION_PARAMS = {"casa_token", "token", "sessionid", "session_id", "jsessionid", "phpsessid", "sid", "auth"}
 
 

@@ -20,16 +20,12 @@ from collections.abc import Callable
 
 from kb.importer.markdown_links import Link, links, plain, remove_links
 
+# `[ICLR'16]`, `[**`qnn`**]`: a bracketed tag that is no link.
 BRACKET_TAG = re.compile(r"\[([^\[\]]+)\](?!\()")
-
-
 # Link texts that say what the link is, not which paper: the title is then written before the link.
 GENERIC_LINK = re.compile(r"^\W*(?:paper|pdf|arxiv|abs|link|here|url|html|openreview|doi|publication|page)?\W*$", re.I)
-
-
+# A title set off in bold, italics or quotes: `**Title**`, `"Title"`.
 EMPHASIZED = re.compile(r"\*\*(.+?)\*\*|__(.+?)__|(?<![\w*])\*(?!\s)(.+?)\*|\"(.+?)\"|“(.+?)”")
-
-
 # Link texts that mark a link rather than name a paper: code, stars, a project page, a venue tag (`cvpr2023`,
 # `ICML'24`); together with `GENERIC_LINK` and image-only links (shields.io badges) they are never the title.
 BADGE_TEXT = re.compile(
@@ -38,19 +34,12 @@ BADGE_TEXT = re.compile(
     r"supp|supplementary|bibtex|model|models|weights|[a-z]{2,12}[-' ]?'?(?:19|20)?\d{2})\W*$",
     re.IGNORECASE,
 )
-
-
 BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-
-
 # A shields.io badge `https://img.shields.io/badge/<label>-<message>-<colour>`: `Conference-ICML'24-blue`.
 _SHIELD = re.compile(r"img\.shields\.io/badge/([^-/)\s]+)-([^-/)\s]+)-", re.IGNORECASE)
-
-
 # Bracketed links that open an item and are followed by its title: `[[ICML](url)] Title`, `[[arXiv](url)] Title`.
 _LEADING_TAGS = re.compile(r"^\s*(?:\[\s*\[[^\[\]]*\]\([^()\s]*\)\s*\]\s*)+(?=[^\s\[])")
-
-
+# The end of the title in `Title. Authors` or `Title? Authors` (not `J. L. Holi` or `Mr.BiQ`).
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9?!)]{2})\.\s+|(?<=[A-Za-z]{2}[?!])\s+(?=[A-Z])")
 
 
