@@ -63,6 +63,7 @@ bench: $(STAMP) ## measure everything that results/ holds (slow; run on a quiet 
 	$(BIN)/kb bench linkcheck
 	$(BIN)/kb bench site
 	$(BIN)/kb bench search
+	$(BIN)/kb bench importer
 
 linkcheck: $(STAMP) ## check every link of the catalog (network; updates results/linkcheck.json)
 	$(BIN)/kb linkcheck

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ from kb.catalog import rules
 from kb.catalog.load import load_catalog, write_entry
 from kb.catalog.schema import Entry, Kind, Source
 from kb.cli import main
+from kb.importer.fields import Skip
+from kb.importer.list_entries import read_fields
+from kb.importer.markdown_links import MAX_ITEM, Item
 from kb.importer.merge import ImportReport, Outcome, import_list, list_source
 from kb.importer.section_map import SectionMap
 
@@ -291,3 +295,116 @@ def test_an_excluded_work_is_not_imported_again(root: Path) -> None:
     markdown = "# Quantization\n\n- [TernGrad](https://arxiv.org/abs/1705.07878) NeurIPS 2017\n"
     report = import_list(markdown, list_source("a/b"), catalog, sections, TODAY)
     assert not report.outcomes and "excluded: gradient compression" in report.skipped[0][1]
+
+
+def test_rules_learnt_from_real_unseen_lists(root: Path) -> None:
+    """One item per rule that the first five unseen lists of `tests/fixtures/lists/` taught."""
+    catalog, _ = load_catalog(root)
+    sections = SectionMap.load(paths.SECTIONS, catalog.vocabulary)
+    markdown = (
+        "# Quantization\n\n"
+        "**BiBench: Benchmarking and Analyzing Network Binarization**  [[Paper](https://arxiv.org/abs/2301.11233)]\n\n"
+        "[Haotong Qin](https://htqin.github.io/), [Mingyuan Zhang](https://m.github.io/), [Yifu Ding](https://y.io/).\n\n"
+        "- [[ICLR](https://openreview.net/forum?id=9QLRCVysdlO)] BiPointNet: Binary Neural Network for Point Clouds."
+        " [**`bnn`**] [[torch](https://github.com/htqin/BiPointNet)]\n"
+        '- "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers", ICLR, 2023.'
+        " [[papar](https://arxiv.org/abs/2210.17323)] [**`PTQ`**]\n"
+        "- ZeroQuant: Efficient and Affordable Post-Training Quantization for Large-Scale Transformers <br> NeurIPS 2022"
+        " [[Paper]](https://arxiv.org/abs/2206.01861) [[Code (DeepSpeed)]](https://github.com/microsoft/DeepSpeed)\n"
+        "- [MQBench (Benchmark)](http://mqbench.tech/)\n\n"
+        "1. Distilling the knowledge in a neural network. Hinton et al. arXiv:1503.02531\n"
+        "2. Ensemble Distribution Distillation. ICLR 2020 [[code]][1.10]\n"
+        "3. In Defense of Feature Mimicking for Knowledge Distillation. Wang, Guo-Hua et al. arXiv:2011.0142\n"
+        "4. pruning (including structured and unstructured)\n\n"
+        "| Title & Authors | Links |\n|:--|:---:|\n"
+        "|[SDQ: Sparse Decomposed Quantization for LLM Inference](https://arxiv.org/abs/2406.13868) <br> Geonhwa Jeong,"
+        " Tushar Krishna |[Paper](https://arxiv.org/abs/2406.13868)|[//]: #06/24\n\n"
+        "[1.10]: https://github.com/yuanli2333/Teacher-free-Knowledge-Distillation\n"
+    )
+    report = import_list(markdown, list_source("a/b"), catalog, sections, TODAY)
+    got = {o.fields.line: (o.fields.title, o.venue, o.year, o.fields.arxiv) for o in report.outcomes}
+    assert got == {
+        3: ("BiBench: Benchmarking and Analyzing Network Binarization", None, 2023, "2301.11233"),
+        7: ("BiPointNet: Binary Neural Network for Point Clouds", "ICLR", None, None),
+        8: (
+            "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers",
+            "ICLR",
+            2023,
+            "2210.17323",
+        ),
+        9: (
+            "ZeroQuant: Efficient and Affordable Post-Training Quantization for Large-Scale Transformers",
+            "NeurIPS",
+            2022,
+            "2206.01861",
+        ),
+        12: ("Distilling the knowledge in a neural network", None, 2015, "1503.02531"),
+        13: ("Ensemble Distribution Distillation", "ICLR", 2020, None),
+        14: ("In Defense of Feature Mimicking for Knowledge Distillation", None, None, None),
+        19: ("SDQ: Sparse Decomposed Quantization for LLM Inference", None, 2024, "2406.13868"),
+    }
+    by_line = {o.fields.line: o.fields for o in report.outcomes}
+    assert by_line[7].code == [{"url": "https://github.com/htqin/BiPointNet", "framework": "pytorch"}]
+    assert by_line[9].code == [{"url": "https://github.com/microsoft/DeepSpeed"}]
+    assert by_line[19].authors == ["Geonhwa Jeong", "Tushar Krishna"]
+    assert dict(report.skipped) == {
+        5: "a list of names or links, not a paper",
+        10: "link to the front page of a site, not a paper: http://mqbench.tech/",
+        15: "no link",
+    }
+    assert (14, "malformed arXiv id left out, paper kept without it: arXiv:2011.0142") in report.notes
+
+
+def test_rules_learnt_from_held_out_lists(root: Path) -> None:
+    """One item per rule that the two held-out lists (gigwegbe, ChanChiChoi) taught."""
+    catalog, _ = load_catalog(root)
+    sections = SectionMap.load(paths.SECTIONS, catalog.vocabulary)
+    markdown = (
+        "# Papers\n\n"
+        "- **[HAQ]** Hardware-Aware Automated Quantization with Mixed Precision | [`[pdf]`](https://arxiv.org/abs/1811.08886)\n"
+        "- RNNPool: Efficient Non-linear Pooling for RAM Constrained Inference | [`[blog]`](https://www.microsoft.com/b/"
+        "rnnpool) [`[pdf]`](https://arxiv.org/pdf/2002.11921.pdf)\n"
+        "- Compiling KB-Sized Machine Learning Models to Tiny IoT Devices | [`[pdf]`](microsoft.com/r/pldi19-SeeDot.pdf)\n"
+        "- Jaderberg, Max. [Speeding up convolutional neural networks with low rank expansions](http://www.robots.ox.ac.uk"
+        "/j.pdf) .[J] arXiv preprint arXiv:1405.3866 (2014).\n"
+        "- Yunchao Gong .[Compressing Deep Convolutional Networks using Vector Quantization]"
+        "(https://arxiv.org/pdf/1412.06115) .[J] arXiv preprint arXiv:1412.06115\n"
+        "- W. Wen. [Learning structured sparsity in deep neural networks.](https://papers.nips.cc/paper/6504.pdf) In"
+        " Advances in Neural Information Processing Systems, pages 2074–2082, 2016.\n"
+        "- Y.Wang. [Deepburning: automatic generation of fpga-based learning accelerators](http://papers.nips.cc/p.pdf)."
+        " In Design Automation Conference, page 110, 2016.\n"
+        "- J. L. Holi and J. N. Hwang. [Finite precision error analysis of neural network hardware implementations]. In"
+        " Ijcnn-91- Seattle International Joint Conference on Neural Networks, pages 519–525 vol.1, 1993.\n"
+        "- S. Liu. [Cambricon: An instruction set architecture for neural networks]. SIGARCH News, 44(3), June 2016.\n"
+        "- [resources][handong1587/cnn-compression-acceleration](https://handong1587.github.io/deep_learning/c.html)\n"
+        "- [TinyML: Machine Learning with TensorFlow Lite](https://www.amazon.com/TinyML-Learning/dp/1492052043)\n"
+    )
+    report = import_list(markdown, list_source("a/b"), catalog, sections, TODAY, category="deployment")
+    got = {o.fields.line: (o.fields.title, o.venue, o.year, o.fields.arxiv) for o in report.outcomes}
+    assert got == {
+        3: ("HAQ: Hardware-Aware Automated Quantization with Mixed Precision", None, 2018, "1811.08886"),
+        4: ("RNNPool: Efficient Non-linear Pooling for RAM Constrained Inference", None, 2020, "2002.11921"),
+        5: ("Compiling KB-Sized Machine Learning Models to Tiny IoT Devices", None, None, None),
+        6: ("Speeding up convolutional neural networks with low rank expansions", None, 2014, "1405.3866"),
+        7: ("Compressing Deep Convolutional Networks using Vector Quantization", None, 2014, "1412.6115"),
+        8: ("Learning structured sparsity in deep neural networks", None, 2016, None),
+        9: ("Deepburning: automatic generation of fpga-based learning accelerators", "DAC", 2016, None),
+        10: ("Finite precision error analysis of neural network hardware implementations", None, 1993, None),
+        11: ("Cambricon: An instruction set architecture for neural networks", None, 2016, None),
+    }
+    by_line = {o.fields.line: o.fields for o in report.outcomes}
+    assert by_line[5].url == "https://microsoft.com/r/pldi19-SeeDot.pdf" and by_line[9].authors == []
+    assert "June" not in report.unknown_venues
+    assert dict(report.skipped) == {
+        12: "link text names a repository or list (handong1587/cnn-compression-acceleration), not a paper",
+        13: "link to a shop, blog, video or social site, not a paper: https://www.amazon.com/TinyML-Learning/dp/1492052043",
+    }
+
+
+def test_an_item_of_many_tag_links_is_read_in_linear_time() -> None:
+    """20,000 characters of `[[x](y)] ` took 1.5 s when each link searched the text before it for a quoted title."""
+    item = Item(1, ("Papers",), ("[[x](https://a.org/y)] " * 1000)[: MAX_ITEM - 1])
+    start = time.process_time()
+    with pytest.raises(Skip):
+        read_fields(item, lambda _: False)
+    assert time.process_time() - start < 0.5

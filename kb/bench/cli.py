@@ -4,6 +4,8 @@
 - `linkcheck`: the link checker against linkinator on 2,000 local URLs -> `results/bench/linkcheck.*.json`.
 - `site`: `kb build` of a synthetic catalog, our generation against MkDocs' own time -> `results/bench/site.*.json`.
 - `search`: the theme's search against Pagefind on that catalog's site, in Chromium -> `results/bench/search.*.json`.
+- `importer`: `kb import awesome` on real lists it was not developed on, against their counted ground truth ->
+  `results/bench/importer.unseen-lists.json` (counts, no timings).
 
 Benchmarks measure wall time: run them on a quiet machine. Tests never assert their timings.
 """
@@ -47,8 +49,25 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _importer(args: argparse.Namespace) -> int:
+    from kb.bench.importer import LISTS, run_importer_benchmark
+
+    try:
+        report = {"command": "kb bench importer", **run_importer_benchmark(args.lists or LISTS)}
+    except OSError as error:
+        print(f"kb bench importer: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"kb bench importer: {error}", file=sys.stderr)
+        return 2
+    write_atomic(args.out, json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add `kb bench impls|linkcheck|site|search`."""
+    """Add `kb bench impls|linkcheck|site|search|importer`."""
     bench = subparsers.add_parser("bench", help="run a benchmark and write its results file")
     targets = bench.add_subparsers(dest="target", required=True, metavar="TARGET")
     impl.add_bench_arguments(targets.add_parser("impls", help="reference implementations -> results/impl/"))
@@ -63,3 +82,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument("--entries", type=int, default=5000, help="synthetic entries (default 5000)")
     search.add_argument("--out", type=Path, help="result file (default results/bench/search.<setup>.json)")
     search.set_defaults(handler=_search)
+    importer = targets.add_parser("importer", help="kb import awesome on unseen real lists vs their ground truth")
+    importer.add_argument("--lists", type=Path, help="folder of list excerpts (default tests/fixtures/lists)")
+    importer.add_argument(
+        "--out", type=Path, default=RESULTS / "importer.unseen-lists.json", help="result file (default %(default)s)"
+    )
+    importer.set_defaults(handler=_importer)

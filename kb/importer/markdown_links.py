@@ -1,5 +1,7 @@
 """Read a Markdown awesome-list as a sequence of items: list items, table rows and link paragraphs.
 
+A link paragraph opens with a link (`[Title](url) ...`) or with a bold title and a link (`**Title** [[Paper](url)]`).
+
 An item keeps its line number, the headings above it (bold lines such as `**2019**` count as headings, since many
 lists use them for years) and its text with continuation lines joined, so that a link whose text is split over two
 lines reads as one link. Table rows also carry their cells keyed by the role of their column (title, venue, code,
@@ -28,17 +30,20 @@ _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _BOLD_HEADING = re.compile(r"^\s*(?:\*\*|__)([^*_]+)(?:\*\*|__)\s*:?\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$")
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+# A row opens with a pipe; what follows its last cell is kept too (`|[Paper](url)|[//]: #06/05`, a comment).
+_TABLE_ROW = re.compile(r"^\s*\|.*\|")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _EMPHASIS = re.compile(r"(\*\*|__|`)")
+# A paragraph that opens with a bold title and then a link: `**Title**  [[Paper](url)]`.
+_BOLD_LEAD = re.compile(r"^\s*(\*\*|__)[^*_]+\1\s*[-–:,.]?\s*\[")
 _CONTENTS = re.compile(r"^\s*(?:table of )?contents\s*$", re.IGNORECASE)
 
 # Header words that tell what a table column holds; other columns keep their own (lower-case) name.
 _COLUMN_ROLES = {
     "title": ("title", "paper", "name", "papers"),
     "venue": ("venue", "conference", "conf", "journal", "publication", "published", "pub"),
-    "code": ("code", "codes", "implementation", "github", "repo", "repository"),
+    "code": ("code", "codes", "implementation", "github", "repo", "repository", "links"),
     "authors": ("author", "authors"),
     "year": ("year", "date"),
 }
@@ -97,10 +102,12 @@ def _cells(line: str) -> list[str]:
 
 
 def _role(header: str) -> str:
+    """The role of a column: its first word that names one (`Title & Authors` is the title), else its name."""
     name = plain(header).lower().strip()
-    for role, words in _COLUMN_ROLES.items():
-        if name in words:
-            return role
+    for word in [name, *re.findall(r"[a-z]+", name)]:
+        for role, words in _COLUMN_ROLES.items():
+            if word in words:
+                return role
     return name
 
 
@@ -171,7 +178,7 @@ def read_items(markdown: str) -> Iterator[Item]:
         elif item:
             current = Item(number, sections.path(), item.group(1).strip())
             columns = None
-        elif line.lstrip().startswith("[") and links(line):
+        elif (line.lstrip().startswith("[") or _BOLD_LEAD.match(line)) and links(line):
             current = Item(number, sections.path(), line.strip())
     if current is not None:
         yield current

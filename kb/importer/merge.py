@@ -26,7 +26,8 @@ from kb.catalog.load import Catalog, entry_yaml
 from kb.catalog.schema import CodeLink, Entry, Kind, Source
 from kb.catalog.works import WorkIndex, unique_id
 from kb.catalog.yamlio import stage_text
-from kb.importer.list_entries import Fields, Skip, read_fields
+from kb.importer.fields import Fields, Skip
+from kb.importer.list_entries import read_fields
 from kb.importer.markdown_links import links, plain, read_items
 from kb.importer.section_map import OffTopic, SectionMap
 
