@@ -100,7 +100,8 @@ def versus_section(spec: Any, catalog: Catalog, records: list[dict[str, Any]]) -
                 value = metric_value(metrics, versus.ours)
             if value is not None:
                 ours = f"{value * versus.scale:.4g} {claim.unit}".strip()
-                if isinstance(versus.ours, str) and spread.get(versus.ours) and seeds > 1:
+                noise = 1e-9 * abs(value)  # float round-off of a figure equal over the seeds
+                if isinstance(versus.ours, str) and spread.get(versus.ours, 0) > noise and seeds > 1:
                     ours += f" ± {spread[versus.ours] * versus.scale:.2g} ({seeds} seeds)"
                 row["ours"] = ours
             if versus.holds is not None and metrics:
@@ -111,6 +112,13 @@ def versus_section(spec: Any, catalog: Catalog, records: list[dict[str, Any]]) -
         rows.append(row)
     source = f"`{record['_file']}`" if record else "no results file yet"
     return heading + f"Claims from the catalog entry; our figures from {source}.\n\n" + table(rows)
+
+
+def visible(spread: float | None, mean: Any) -> float | None:
+    """A spread worth showing: none when the figure was equal over the seeds (zero or float round-off)."""
+    if not spread or (isinstance(mean, int | float) and spread <= 1e-9 * abs(mean)):
+        return None
+    return spread
 
 
 def whole(value: Any) -> Any:
@@ -162,7 +170,7 @@ def results_section(records: list[dict[str, Any]], impl_id: str, current: str | 
             seeds = record.get("seeds", [])
             column = f"± std over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
             rows = [
-                {"metric": readable(k), "mean": whole(v), column: spread.get(k) or None}
+                {"metric": readable(k), "mean": whole(v), column: visible(spread.get(k), v)}
                 for k, v in metrics.items()
                 if k != "seed"  # the seeds are in the column's heading
             ]
