@@ -19,7 +19,7 @@ from kb.cli import main as kb_main
 from kb.links.cli import looks_offline
 from kb.links.config import load_link_config
 from kb.links.report import escape, link_badge, render_link_health
-from kb.links.results import LinkResult, Status, load_link_results, save_link_results
+from kb.links.results import DEFAULT_CACHE, LinkResult, Status, load_link_results, save_link_results
 from tests.conftest import CATALOG
 from tests.linkcheck_server import LinkServer
 
@@ -161,7 +161,9 @@ def test_changed_checks_only_changed_entries(server: LinkServer, tmp_path: Path)
     git("commit", "-q", "-m", "start")
     edited = root / "tool" / "editone.yaml"
     edited.write_text(edited.read_text().replace("/changed/old", "/changed/new"))
+    before = DEFAULT_CACHE.read_bytes() if DEFAULT_CACHE.exists() else None
     assert run("--catalog", root, "--no-cache", "--changed", "HEAD") == 0
+    assert (DEFAULT_CACHE.read_bytes() if DEFAULT_CACHE.exists() else None) == before  # --no-cache writes none
     hits = server.recorder.hits
     assert hits["/changed/new"] == hits["/changed/edit-code"] == 1
     assert hits["/changed/kept"] == hits["/changed/old"] == 0

@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     excluded = [url for url in entries_of if config.excluded_by(url)]
     urls = [url for url in entries_of if url not in excluded]
     # A run on a URL file checks addresses from outside the catalog: it uses a cache only when given one.
-    cache_path = args.cache if args.cache or args.url_file else DEFAULT_CACHE
+    cache_path = None if args.no_cache else args.cache or (None if args.url_file else DEFAULT_CACHE)
     cache = load_link_results(cache_path) if cache_path else {}
     max_age = dt.timedelta(days=args.max_age)
     policy = address_policy(args.allow_private, args.allow_network)
@@ -168,7 +168,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--cache", type=Path, help="results cache (JSON; default results/linkcheck.json, none with --url-file)"
     )
-    parser.add_argument("--no-cache", dest="cache", action="store_const", const=None, help="neither read nor write it")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write a cache")
     parser.add_argument(
         "--max-age",
         type=float,
