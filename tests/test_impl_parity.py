@@ -18,13 +18,11 @@ from reference_impls._measure import threads
 from reference_impls._registry import all_impls
 
 pytestmark = pytest.mark.slow
-# The architectures: the image networks with random weights (the shipped-model ports carry trained weights and
-# check parity against the original in their own tests).
+# The architectures: the image networks registered without an experiment, with random weights (the shipped-model
+# ports and the experiment on them carry trained weights and check parity against the original in their own tests).
 # EfficientNet B1-B3 are B0's code with other widths and depths: B0 stands for them.
 ARCHITECTURES = [
-    s.id
-    for s in all_impls()
-    if s.input_shape[1] == 3 and "weights" not in s.builder.__code__.co_varnames and s.id[:-1] != "efficientnet_b"
+    s.id for s in all_impls() if s.input_shape[1] == 3 and s.experiment is None and s.id[:-1] != "efficientnet_b"
 ] + ["efficientnet_b0"]
 SMALL = {"efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "mobilenet_v1", "mobilenet_v2",
          "resnet50", "resnext50_32x4d", "xception", "blazeface"}  # fmt: skip
