@@ -25,8 +25,12 @@ weights) are binarized, in XNOR-Net's block order BN → binary activation → b
 baseline is the same architecture with real weights and ReLU, trained in the same run with the same recipe.
 
 **Storage.** A binarized layer is stored as its sign bits packed eight to a byte plus one fp32 $\alpha$ per output
-channel; `storage_ratio` divides the fp32 size of the binarized weights by that (the sign bits alone are exactly
-32x smaller). **Kernel.** With `use_kernel` set, the binary layers run the bit-packed XNOR–popcount kernel instead
+channel. `write_packed` writes the whole model that way (the other layers and the batch-norm statistics in fp32)
+into a file of `reference_impls._container`'s format and `read_packed` rebuilds the model from it; the accuracy
+is scored on the rebuilt model. `model_storage_ratio` is the dense fp32 file over that file, and `storage_ratio`
+the same for the binarized layers' weights alone (files of those tensors; the sign bits alone are 32x smaller).
+
+**Kernel.** With `use_kernel` set, the binary layers run the bit-packed XNOR–popcount kernel instead
 of the float reference (`conv2d` on ±1 tensors); the run checks that the logits are bit-for-bit equal.
 
 **Export.** XNNPACK and ONNX Runtime have no 1-bit kernels, so the exported model is the dense equivalent: the
@@ -40,6 +44,8 @@ filled in below from the results file of `kb bench` (never typed by hand).
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +53,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reference_impls import _container as container
 from reference_impls._data import mnist, subset
 from reference_impls._registry import Versus, experiment, experiment_cli, register
 from reference_impls._training import accuracy, seed_everything, train
@@ -173,10 +180,52 @@ class BinaryLeNet(nn.Module):
             layer.use_kernel = enabled
 
 
+def binary_named(model: BinaryLeNet) -> list[tuple[str, BinaryConv2d | BinaryLinear]]:
+    """The binarized layers with their names."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, BinaryConv2d | BinaryLinear)]
+
+
 def packed_weights(layer: BinaryConv2d | BinaryLinear) -> tuple[bytes, bytes]:
     """Stored form of a binarized layer: its sign bits, 8 per byte, and one fp32 scale per output channel."""
     signs = np.packbits((layer.weight.detach() >= 0).flatten().numpy().astype(np.uint8)).tobytes()
     return signs, layer.alpha().detach().flatten().numpy().astype("<f4").tobytes()
+
+
+def write_packed(model: BinaryLeNet, path: Path, *, binary_only: bool = False) -> int:
+    """The model with its binarized layers as sign bits and scales, the rest in fp32; returns the file's size.
+
+    `binary_only` writes the binarized layers' weights alone (for `storage_ratio`).
+    """
+    layers = {f"{name}.weight": m for name, m in model.named_modules() if isinstance(m, BinaryConv2d | BinaryLinear)}
+    streams, meta = {}, {"format": "binary-sign-bits", "binary": {}, "shapes": {}, "integers": {}}
+    for key, tensor in model.state_dict().items():
+        if key in layers:
+            streams[f"{key}.signs"], streams[f"{key}.scales"] = packed_weights(layers[key])
+            meta["binary"][key] = list(tensor.shape)
+        elif binary_only:
+            continue
+        elif tensor.is_floating_point():
+            streams[key] = tensor.numpy().astype("<f4").tobytes()
+            meta["shapes"][key] = list(tensor.shape)
+        else:  # batch norm's step counter
+            meta["integers"][key] = int(tensor)
+    return container.write(path, streams, meta)
+
+
+def read_packed(path: Path, mode: str) -> BinaryLeNet:
+    """A `BinaryLeNet` rebuilt from a file of `write_packed`; each binarized weight is α·sign, all that it uses."""
+    streams, meta = container.read(path)
+    state = {key: torch.from_numpy(container.fp32(streams[key], shape)) for key, shape in meta["shapes"].items()}
+    state |= {key: torch.tensor(value) for key, value in meta["integers"].items()}
+    for key, shape in meta["binary"].items():
+        n = int(np.prod(shape))
+        signs = np.unpackbits(np.frombuffer(streams[f"{key}.signs"], dtype=np.uint8))[:n].astype(np.float32)
+        alpha = container.fp32(streams[f"{key}.scales"], [-1])
+        weight = (2 * signs - 1).reshape(shape[0], -1) * alpha[:, None]
+        state[key] = torch.from_numpy(weight.reshape(shape))
+    model = BinaryLeNet(mode)
+    model.load_state_dict(state, strict=True)
+    return model.eval()
 
 
 def storage(model: BinaryLeNet) -> dict[str, int]:
@@ -248,16 +297,30 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         kernel = xnor(split.x_test)
         xnor.use_kernel(False)
     sizes = storage(xnor)
+    with tempfile.TemporaryDirectory(prefix="kb-binary-") as tmp:
+        folder = Path(tmp)
+        files = {
+            "model_fp32_file_bytes": container.write_dense(xnor, folder / "dense.kbpack"),
+            "model_packed_file_bytes": write_packed(xnor, folder / "packed.kbpack"),
+            "binary_fp32_file_bytes": container.write(
+                folder / "binary-dense.kbpack",
+                {f"{n}.weight": m.weight.detach().numpy().astype("<f4").tobytes() for n, m in binary_named(xnor)},
+            ),
+            "binary_packed_file_bytes": write_packed(xnor, folder / "binary.kbpack", binary_only=True),
+        }
+        rebuilt = read_packed(folder / "packed.kbpack", "xnor")
     return {
-        "accuracy": acc["xnor"],
+        "accuracy": accuracy(rebuilt, split.x_test, split.y_test),  # the model read back from its packed file
+        "accuracy_before_writing": acc["xnor"],
         "bwn_accuracy": acc["bwn"],
         "baseline_accuracy": acc["float"],
         "kernel_exact": torch.equal(reference, kernel),
         "kernel_accuracy": int((kernel.argmax(1) == split.y_test).sum()) / len(split.y_test),
-        "storage_ratio": sizes["binary_fp32_bytes"] / (sizes["sign_bytes"] + sizes["scale_bytes"]),
+        "storage_ratio": files["binary_fp32_file_bytes"] / files["binary_packed_file_bytes"],
         "sign_bits_ratio": sizes["binary_fp32_bytes"] / sizes["sign_bytes"],
-        "model_storage_ratio": sizes["model_fp32_bytes"] / sizes["model_packed_bytes"],
+        "model_storage_ratio": files["model_fp32_file_bytes"] / files["model_packed_file_bytes"],
         **sizes,
+        **files,
         "seed": seed,
         "quick": quick,
         "curves": {

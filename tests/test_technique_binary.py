@@ -63,8 +63,10 @@ def test_binary_weight_layer_is_alpha_times_sign():
 def test_quick_run_kernel_is_exact_and_storage_shrinks():
     result = run(quick=True)
     assert result["kernel_exact"]
-    assert result["kernel_accuracy"] == result["accuracy"]
+    assert result["kernel_accuracy"] == result["accuracy_before_writing"]
     assert result["sign_bits_ratio"] == 32
     assert 30 < result["storage_ratio"] < 32
+    assert result["accuracy"] == result["accuracy_before_writing"]  # the packed file alone holds the model
+    assert result["model_storage_ratio"] == result["model_fp32_file_bytes"] / result["model_packed_file_bytes"] > 5
     assert {p["model"] for p in result["curves"]["accuracy_vs_bits"]} == {"full precision", "BWN", "XNOR-Net"}
     assert BinaryLeNet("bwn")(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
