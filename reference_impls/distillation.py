@@ -191,7 +191,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
             "scratch_accuracy_mean": statistics.mean(scratch),
             "scratch_accuracy_std": statistics.stdev(scratch),
             "kd_wins": sum(k > s for k, s in zip(kd, scratch, strict=True)),
-            "seeds": n_seeds,
+            "seeds": list(range(seed, seed + n_seeds)),  # the record names every seed it ran
             "teacher_accuracy": accuracy(teacher, split.x_test, split.y_test),
             "teacher_params": sum(p.numel() for p in teacher.parameters()),
             "student_params": sum(p.numel() for p in student_net().parameters()),
