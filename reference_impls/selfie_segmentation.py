@@ -37,7 +37,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from reference_impls import _shipped, _tflite
-from reference_impls._registry import experiment, experiment_cli, register
+from reference_impls._registry import Versus, experiment, experiment_cli, register
 
 FILE = "selfie_segmentation.tflite"
 SIZE = 256
@@ -130,12 +130,26 @@ class SelfieSegmentation(nn.Module):
         return torch.sigmoid(self.mask(x))
 
 
+PAPER_VS_OURS = (
+    Versus(
+        "Speed-up of MobileNetV3-Large LR-ASPP",
+        "",
+        setting="not measured: no MobileNetV2 R-ASPP twin of this segmenter ships to time against, and it is "
+        "not trained on Cityscapes; we time the port against the shipped file instead",
+        effect="our port reproduces the shipped mask (IoU ≥ 0.99 on every photograph) and runs within 1.2× of the "
+        "original in LiteRT on the same CPU",
+        holds=lambda m: m["reference_agreement_min"] >= 0.99 and m["latency_ratio_vs_reference"] <= 1.2,
+    ),
+)
+
+
 @register(
     "selfie_segmentation",
     arxiv="1905.02244",
-    catalog_id="searching2019mobilenetv3",
+    catalog_id="howard2019searching",
     input_shape=(1, 3, SIZE, SIZE),
     task="segmentation",
+    versus=PAPER_VS_OURS,
 )
 def selfie_segmentation(weights: bool = True) -> nn.Module:
     """The port with the shipped weights (`weights=False`: the architecture alone, randomly initialised)."""
