@@ -29,6 +29,8 @@ from reference_impls._registry import ImplSpec, get
 
 QUICK_FORMATS = ("onnx",)
 FULL_FORMATS = ("pte", "onnx", "ort", "tflite", "coreml")
+# The runtime that runs each format, for its peak memory measured in a fresh process (Core ML runs only on Apple's).
+RUNTIME_OF = {"pte": "executorch", "onnx": "onnxruntime", "ort": "onnxruntime", "tflite": "litert"}
 
 
 def setup_tag(quick: bool) -> str:
@@ -90,7 +92,7 @@ def eager_metrics(build: Any, model: nn.Module, x: torch.Tensor, runs: int) -> d
 
 
 def export_rows(model: nn.Module, x: torch.Tensor, formats: tuple[str, ...], runs: int) -> list[dict[str, Any]]:
-    """One row per exported format: size, parity, load time and latency (files go to a temporary directory)."""
+    """One row per exported format: size, parity, load time, latency and peak memory (in a temporary directory)."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         for record in export_all(model, x, Path(tmp), formats, bench=True, runs=runs):
@@ -101,6 +103,10 @@ def export_rows(model: nn.Module, x: torch.Tensor, formats: tuple[str, ...], run
             for threads, timing in record.get("latency", {}).items():
                 row[f"{threads}_p50_ms"] = timing["p50_ms"]
                 row[f"{threads}_p90_ms"] = timing["p90_ms"]
+            if record["ok"] and record["format"] in RUNTIME_OF:
+                row["peak_rss_bytes"] = measure.file_peak_memory(
+                    RUNTIME_OF[record["format"]], Path(record["path"]), x.numpy()
+                )
             rows.append(row)
     return rows
 

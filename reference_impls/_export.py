@@ -186,7 +186,8 @@ def to_tflite(model: nn.Module, x: torch.Tensor, path: Path, calibration: torch.
             arguments.append(str(images))
         done = subprocess.run(arguments, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
-        raise RuntimeError(f"litert-torch failed: {done.stderr.strip().splitlines()[-1:]}")
+        errors = [line for line in done.stderr.splitlines() if "Error" in line] or done.stderr.splitlines()[-1:]
+        raise RuntimeError(f"litert-torch failed: {errors[-1].strip() if errors else 'no message'}")
     return {}
 
 

@@ -20,17 +20,22 @@ Conventions, chosen to match how the papers count:
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -224,6 +229,31 @@ def peak_memory_bytes(run: Callable[[], Any]) -> int | None:
     return max(0, _status_kib("VmHWM") - before) * 1024
 
 
+# What each runtime imports to load a file, imported before the memory is measured: the figure is then the file's
+# weights, the activations and the runtime's buffers, not the runtime's own code.
+RUNTIME_MODULES = {
+    "onnxruntime": ("onnxruntime",),
+    "executorch": ("executorch.runtime", "executorch.extension.pybindings.portable_lib"),
+    "litert": ("ai_edge_litert.interpreter",),
+}
+
+
+def file_peak_memory(runtime: str, path: Path, example: np.ndarray) -> int | None:
+    """Rise of resident memory while a fresh process loads the file `path` in `runtime` and runs it ten times.
+
+    A fresh process, because a runtime's allocator keeps what earlier models freed, and ExecuTorch's thread pool is
+    one per process. `example` is the input in the layout the file takes (NHWC for a shipped `.tflite`).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = Path(tmp) / "x.npy"
+        np.save(inputs, example)
+        command = [sys.executable, "-m", "reference_impls._measure", runtime, str(path), str(inputs)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"measuring {path.name} in {runtime} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _status_kib(field: str) -> int:
     with open("/proc/self/status") as status:
         for line in status:
@@ -306,3 +336,19 @@ def environment() -> dict[str, Any]:
 def summary(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
     """Parameters, MACs and fp32 size: the three numbers every results table starts with."""
     return {"params": count_params(model), "macs": count_macs(model, x), "fp32_bytes": state_dict_bytes(model)}
+
+
+if __name__ == "__main__":  # `file_peak_memory`'s fresh process: RUNTIME PATH INPUT.npy -> the rise in bytes
+    from reference_impls._export import load_onnxruntime, load_pte, load_tflite
+
+    runtime, file, array = sys.argv[1], Path(sys.argv[2]), np.load(sys.argv[3])
+    for name in RUNTIME_MODULES[runtime]:
+        importlib.import_module(name)
+    loader = {"onnxruntime": load_onnxruntime, "executorch": load_pte, "litert": load_tflite}[runtime]
+
+    def load_and_run() -> None:
+        run = loader(file, 1)
+        for _ in range(10):
+            run(array)
+
+    print(json.dumps(peak_memory_bytes(load_and_run)))

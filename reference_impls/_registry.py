@@ -38,6 +38,8 @@ class Versus:
         setting: How our measurement differs from the paper's ("LeNet-300-100 on 3,500 MNIST images").
         effect: The effect our run tests, in words ("the pruned net keeps the baseline's accuracy").
         holds: Whether our record's metrics show that effect; None when the row only sets figures side by side.
+        within: Instead of `holds`, for a count: the effect is "our figure is within this fraction of the paper's
+            value", checked against the claim's value in the catalog (the paper's number is written once, there).
     """
 
     claim: str
@@ -46,6 +48,7 @@ class Versus:
     setting: str = ""
     effect: str = ""
     holds: Callable[[dict[str, Any]], bool] | None = None
+    within: float | None = None
 
 
 @dataclass

@@ -1,17 +1,25 @@
 """Measuring a port against the shipped `.tflite` it came from: runtimes side by side, and int8 of the port.
 
-The port is exported through the harness (`export.py`) to ONNX Runtime and to ExecuTorch with XNNPACK, and
-quantized to int8 for each, calibrated on images that are not test images: ONNX Runtime's static quantization
-(QDQ, per-channel int8 weights, uint8 activations; `quantization.ort_static_int8`) and PT2E with the XNNPACK
-quantizer (per-channel symmetric weights, per-tensor activations), lowered to ExecuTorch.
+The port is exported through the harness (`export.py`) to ONNX Runtime, to ExecuTorch with XNNPACK and to LiteRT
+(litert-torch), and quantized to int8 for each, calibrated on images that are not test images: ONNX Runtime's
+static quantization (QDQ, per-channel 8-bit weights of `quantization.ort_weight_type`, uint8 activations), PT2E with
+the XNNPACK quantizer (per-channel symmetric weights, per-tensor activations) lowered to ExecuTorch, and PT2E with
+LiteRT's quantizer to a full-integer `.tflite`. A converter that fails is a result: the runtime's record says why.
 
 Latency pairs each runtime running our port with LiteRT running the original file, at one thread and at two,
 timed call by call alternately (`measure.paired_latency`), so that the ratio ours ÷ original stays steady on a shared
 machine. LiteRT runs the shipped file with its default XNNPACK delegate, so both sides use XNNPACK kernels.
+ExecuTorch's Python runtime has one thread pool per process, and resizing it under loaded programs crashes, so its
+figures at more than one thread come from a fresh process (this module's `__main__`), as does every file's peak
+memory: the rise of resident memory while a fresh process loads the file and runs it (`measure.file_peak_memory`).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,24 +30,44 @@ import torch
 from torch import nn
 
 from reference_impls import _tflite
-from reference_impls._export import Named, load_onnxruntime, load_pte, to_onnx, to_pte
-from reference_impls._measure import paired_latency
+from reference_impls._export import (
+    Named,
+    export,
+    load_onnxruntime,
+    load_pte,
+    load_tflite,
+    to_onnx,
+    to_pte,
+    to_tflite,
+)
+from reference_impls._measure import file_peak_memory, paired_latency
 
-Runner = Callable[[np.ndarray], list[np.ndarray]]
-RUNTIMES = ("onnxruntime", "executorch")
+Runner = Callable[[np.ndarray], Any]
+RUNTIMES = ("onnxruntime", "executorch", "litert")
+# The runtime whose latency and int8 speed-up stand at the top of a record, fixed before any run (no best-of);
+# every runtime's figures are in the record's latency table.
+HEADLINE = "onnxruntime"
+LOADERS: dict[str, Callable[[Path, int], Runner]] = {
+    "onnxruntime": load_onnxruntime,
+    "executorch": load_pte,
+    "litert": load_tflite,
+}
 
 
 @dataclass
 class Exported:
-    """One runtime's fp32 and int8 files of the port, loaded at one thread, and how to load them at more."""
+    """One runtime's fp32 and int8 files of the port, loaded at one thread; `note` says why an int8 file is missing."""
 
     fp32_path: Path
-    int8_path: Path
+    int8_path: Path | None
     loader: Callable[[Path, int], Runner]
+    note: str = ""
 
     def __post_init__(self) -> None:
-        self.fp32, self.int8 = self.loader(self.fp32_path, 1), self.loader(self.int8_path, 1)
-        self.fp32_bytes, self.int8_bytes = self.fp32_path.stat().st_size, self.int8_path.stat().st_size
+        self.fp32 = self.loader(self.fp32_path, 1)
+        self.int8 = self.loader(self.int8_path, 1) if self.int8_path else None
+        self.fp32_bytes = self.fp32_path.stat().st_size
+        self.int8_bytes = self.int8_path.stat().st_size if self.int8_path else None
 
 
 @torch.no_grad()
@@ -76,7 +104,21 @@ def export_port(
         to_pte(wrapped, example, fp32)
         to_pte(_pt2e_int8(wrapped, calibration), example, int8)
         found["executorch"] = Exported(fp32, int8, load_pte)
+    if "litert" in runtimes:
+        fp32, int8 = folder / "port.tflite", folder / "port_int8.tflite"
+        to_tflite(wrapped, example, fp32)
+        try:
+            to_tflite(wrapped, example, int8, calibration)
+            found["litert"] = Exported(fp32, int8, load_tflite)
+        except RuntimeError as error:
+            found["litert"] = Exported(fp32, None, load_tflite, note=f"no int8 file: {error}")
     return found
+
+
+def coreml(model: nn.Module, example: torch.Tensor, folder: Path) -> dict[str, Any]:
+    """The port converted to a Core ML ML program: its size and spec check (it runs only on Apple's systems)."""
+    record = export(model, example, folder, "coreml", name="port")
+    return {key: record.get(key) for key in ("size_bytes", "coreml_ops", "spec_ok", "note")}
 
 
 def max_abs_diff(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
@@ -84,37 +126,91 @@ def max_abs_diff(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
     return max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
 
 
+def _figures(fp32: Runner, int8: Runner | None, reference: Runner, nchw: np.ndarray, runs: int) -> dict[str, float]:
+    """The port beside the original (LiteRT, NHWC input), and its int8 copy beside its fp32 one, call by call."""
+    nhwc = np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
+    ours, theirs = paired_latency(lambda: fp32(nchw), lambda: reference(nhwc), runs=runs)
+    figures = {
+        "port_p50_ms": ours,
+        "original_p50_ms": theirs,
+        "latency_ratio_vs_reference": ours / theirs,
+        "port_fps": 1e3 / ours,
+        "original_fps": 1e3 / theirs,
+    }
+    if int8 is not None:
+        quantized, full = paired_latency(lambda: int8(nchw), lambda: fp32(nchw), runs=runs)
+        figures |= {"int8_p50_ms": quantized, "int8_speedup": full / quantized}
+    return figures
+
+
+def _fresh_process(*arguments: str | Path) -> Any:
+    """Run this module's `__main__` in a new Python process and return the JSON it prints."""
+    command = [sys.executable, "-m", "reference_impls._shipped_bench", *map(str, arguments)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[3:5])} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def latency_table(
     exported: dict[str, Exported], original: Path, nchw: np.ndarray, runs: int, threads: Sequence[int] = (1, 2)
 ) -> dict[str, Any]:
-    """Per runtime: the port beside the original in LiteRT, and its int8 copy beside its fp32 one.
+    """Per runtime: sizes, peak memory, and latency at each of `threads` beside the original in LiteRT.
 
     The figures at one thread sit at the top of each runtime's record, those at more threads under `threads_<n>`.
-    ExecuTorch is timed at one thread only: its Python runtime has one thread pool for the whole process, and
-    resizing it (`_unsafe_reset_threadpool`) under programs already loaded crashes the process.
     """
-    nhwc = np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
-    table: dict[str, Any] = {"original_bytes": original.stat().st_size, "threads": list(threads), "runs": runs}
-    for n in sorted(threads):
-        reference = _tflite.interpreter_runner(original, threads=n)
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = Path(tmp) / "x.npy"
+        np.save(inputs, nchw)
+        table: dict[str, Any] = {
+            "original_bytes": original.stat().st_size,
+            "original_peak_rss_bytes": file_peak_memory("litert", original, nchw.transpose(0, 2, 3, 1)),
+            "threads": list(threads),
+            "runs": runs,
+        }
         for name, port in exported.items():
-            if n > 1 and name == "executorch":
-                continue
-            fp32_run, int8_run = port.loader(port.fp32_path, n), port.loader(port.int8_path, n)
-            ours, theirs = paired_latency(lambda f=fp32_run: f(nchw), lambda r=reference: r(nhwc), runs=runs)
-            int8, fp32 = paired_latency(lambda q=int8_run: q(nchw), lambda f=fp32_run: f(nchw), runs=runs)
-            figures = {
-                "port_p50_ms": ours,
-                "original_p50_ms": theirs,
-                "latency_ratio_vs_reference": ours / theirs,
-                "port_fps": 1e3 / ours,
-                "original_fps": 1e3 / theirs,
-                "int8_p50_ms": int8,
-                "int8_speedup": fp32 / int8,
-            }
-            record = table.setdefault(name, {"fp32_bytes": port.fp32_bytes, "int8_bytes": port.int8_bytes})
-            if n == 1:
-                record.update(figures)
+            record = table[name] = {"fp32_bytes": port.fp32_bytes, "int8_bytes": port.int8_bytes}
+            record["fp32_peak_rss_bytes"] = file_peak_memory(name, port.fp32_path, nchw)
+            if port.int8_path is None:
+                record["int8_note"] = port.note
             else:
-                record[f"threads_{n}"] = figures
+                record["int8_peak_rss_bytes"] = file_peak_memory(name, port.int8_path, nchw)
+        for n in sorted(threads):
+            reference = _tflite.interpreter_runner(original, threads=n)
+            for name, port in exported.items():
+                if n > 1 and name == "executorch":
+                    int8 = port.int8_path or ""
+                    figures = _fresh_process(name, port.fp32_path, int8, original, inputs, runs, n)
+                else:
+                    int8_run = port.loader(port.int8_path, n) if port.int8_path else None
+                    figures = _figures(port.loader(port.fp32_path, n), int8_run, reference, nchw, runs)
+                if n == 1:
+                    table[name].update(figures)
+                else:
+                    table[name][f"threads_{n}"] = figures
     return table
+
+
+def headline(result: dict[str, Any], runtimes: Sequence[str]) -> None:
+    """The record's top figures: the `HEADLINE` runtime's latency ratio and int8 speed-up, the worst int8 agreement."""
+    first = HEADLINE if HEADLINE in runtimes else runtimes[0]
+    result["headline_runtime"] = first
+    result["latency_ratio_vs_reference"] = result["latency"][first]["latency_ratio_vs_reference"]
+    result["int8_speedup"] = result["latency"][first].get("int8_speedup")
+    result["int8_agreement"] = min(v["agreement"] for v in int8_records(result))
+
+
+def int8_records(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The int8 results of the runtimes that have an int8 file (a runtime without one holds only its `note`)."""
+    return [v for v in result["int8"].values() if isinstance(v, dict) and "agreement" in v]
+
+
+def _main(runtime: str, fp32: str, int8: str, original: str, inputs: str, runs: str, threads: str) -> Any:
+    n = int(threads)
+    int8_run = LOADERS[runtime](Path(int8), n) if int8 else None
+    reference = _tflite.interpreter_runner(original, threads=n)
+    return _figures(LOADERS[runtime](Path(fp32), n), int8_run, reference, np.load(inputs), int(runs))
+
+
+if __name__ == "__main__":
+    print(json.dumps(_main(*sys.argv[1:])))

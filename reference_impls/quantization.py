@@ -23,7 +23,8 @@ calibrated on the same 256 training images (never test images):
 
 - PT2E with ExecuTorch's XNNPACK quantizer (per-channel weights), lowered to a `.pte` with the XNNPACK delegate
   and run back with `executorch.runtime`;
-- ONNX Runtime static quantization in QDQ format with per-channel weights;
+- ONNX Runtime static quantization in QDQ format with per-channel weights, int8 on a CPU with an int8 dot-product
+  instruction and uint8 on one without (there `vpmaddubsw` saturates on u8×s8 products, see below);
 - a full-integer LiteRT `.tflite` (int8 weights, activations, input and output) from litert-torch's PT2E
   quantizer, run back with the LiteRT interpreter and its XNNPACK delegate;
 - QAT with PT2E: batch norm folded first (`fold_batchnorm`), then one epoch of fine-tuning with fake quantization
@@ -38,8 +39,9 @@ as "the" result: the `runtimes` table lists all three side by side, with the int
 **Why the speedup depends on the CPU and on the batch.** With VNNI (`avx512_vnni`, `avx_vnni`) or Arm's `sdot`, one
 instruction does four int8 multiply-adds per 32-bit lane, four times the fp32 FMA's work. Without them, kernels widen
 first, and the two runtimes widen differently. ONNX Runtime's MLAS multiplies unsigned activations by signed
-weights with `vpmaddubsw` (32 u8×s8 products per instruction, summed in pairs into 16 bits), more work per
-instruction than fp32; XNNPACK's int8 kernels for AVX2 sign-extend both operands to 16 bits (`vpmovsx`) and use
+weights with `vpmaddubsw` (32 u8×s8 products per instruction, summed in pairs into 16 bits, saturating: two
+products of 255 and 127 overflow int16, which is why weights are uint8 on such a CPU, MLAS's U8U8 path), more work
+per instruction than fp32; XNNPACK's int8 kernels for AVX2 sign-extend both operands to 16 bits (`vpmovsx`) and use
 `vpmaddwd` (16 products, but each needs its widening and an add: no better than two fp32 FMAs), so on such a CPU
 its int8 program is no faster than its well-tuned fp32 one and only the 4× smaller file remains. The batch matters too:
 at batch 1 the pointwise layers' matrix products have only 16 to 196 rows, the depthwise and first convolutions (dot
@@ -217,10 +219,11 @@ def litert_pair(
 def ort_static_int8(
     fp32_path: str, int8_path: str, calibration: torch.Tensor, *, signed: bool = False, operators: bool = False
 ) -> None:
-    """ONNX Runtime static quantization: per-channel int8 weights; uint8 activations in QDQ format by default.
+    """ONNX Runtime static quantization: per-channel 8-bit weights; uint8 activations in QDQ format by default.
 
     `signed` stores activations as int8 instead of uint8; `operators` writes fused QLinearConv/QLinearMatMul nodes
     (QOperator format) instead of QuantizeLinear/DequantizeLinear pairs around float operators for the runtime to fuse.
+    Weights are int8 where the CPU has an int8 dot-product instruction and uint8 where it has not (`ort_weight_type`).
     """
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -239,16 +242,28 @@ def ort_static_int8(
         quant_format=QuantFormat.QOperator if operators else QuantFormat.QDQ,
         per_channel=True,
         activation_type=QuantType.QInt8 if signed else QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8 if ort_weight_type() == "int8" else QuantType.QUInt8,
     )
 
 
+def ort_weight_type() -> str:
+    """The weight type ONNX Runtime's int8 kernels compute correctly on this CPU: "int8" or "uint8".
+
+    Without an int8 dot-product instruction (VNNI, AMX, Arm's dot product), ONNX Runtime's x86 kernels multiply
+    uint8 activations by int8 weights with `vpmaddubsw`, which adds pairs of products into int16 and saturates
+    (2 · 255 · 127 > 32767): BlazeFace's int8 port kept 18% of the original's detections that way. ONNX Runtime's
+    quantization guide names uint8 weights (U8U8) as the remedy on such CPUs; with the instruction, int8 weights.
+    """
+    return "int8" if any(flag in cpu_info()["isa"] for flag in INT8_DOT_PRODUCT) else "uint8"
+
+
 def int8_weight_fraction(onnx_path: str) -> float:
-    """Share of the ONNX file's weight elements (initializers of 2+ dimensions) stored as int8."""
+    """Share of the ONNX file's weight elements (initializers of 2+ dimensions) stored in 8 bits (int8 or uint8)."""
     import onnx
 
     weights = [t for t in onnx.load(onnx_path).graph.initializer if len(t.dims) >= 2]
-    int8 = sum(int(np.prod(t.dims)) for t in weights if t.data_type == onnx.TensorProto.INT8)
+    eight_bit = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
+    int8 = sum(int(np.prod(t.dims)) for t in weights if t.data_type in eight_bit)
     return int8 / sum(int(np.prod(t.dims)) for t in weights)
 
 
@@ -462,6 +477,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
             "params": sum(p.numel() for p in model.parameters()),
             "isa": ",".join(isa),
             "int8_dot_product": any(flag in isa for flag in INT8_DOT_PRODUCT),
+            "onnxruntime_weight_type": ort_weight_type(),
             "threads": 1,
             "seed": seed,
             "quick": quick,

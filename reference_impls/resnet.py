@@ -102,8 +102,7 @@ RESNET_VS_PAPER = (
         "macs",
         scale=1e-9,
         setting="multiply-adds counted by FlopCounterMode at 224×224",
-        effect="within 10% of the paper's count",
-        holds=lambda m: abs(m["macs"] * 1e-09 - 3.8) <= 0.1 * 3.8,
+        within=0.1,
     ),
 )
 
@@ -125,16 +124,14 @@ RESNEXT_VS_PAPER = (
         "params",
         scale=1e-6,
         setting="parameters counted in our module",
-        effect="within 2% of the paper's count",
-        holds=lambda m: abs(m["params"] * 1e-06 - 25.0) <= 0.02 * 25.0,
+        within=0.02,
     ),
     Versus(
         "ResNeXt-50 (32x4d) FLOPs",
         "macs",
         scale=1e-9,
         setting="multiply-adds counted by FlopCounterMode at 224×224",
-        effect="within 5% of the paper's count",
-        holds=lambda m: abs(m["macs"] * 1e-09 - 4.2) <= 0.05 * 4.2,
+        within=0.05,
     ),
 )
 

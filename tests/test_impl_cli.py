@@ -108,6 +108,41 @@ def test_a_port_page_leads_with_the_original_against_the_port():
     assert port_section([{"_file": "y.json", "metrics": {"params": 1}}]) == ""
 
 
+def test_a_port_page_shows_every_runtime_with_sizes_memory_threads_and_why_an_int8_file_is_missing():
+    from kb.site.impl_pages import port_section
+
+    latency = {
+        "original_bytes": 230_000, "original_peak_rss_bytes": 3_100_000, "threads": [1, 2],
+        "onnxruntime": {"fp32_bytes": 460_000, "int8_bytes": 150_000, "fp32_peak_rss_bytes": 5_000_000,
+                        "port_p50_ms": 1.2, "original_p50_ms": 1.0, "latency_ratio_vs_reference": 1.2,
+                        "int8_speedup": 0.8, "threads_2": {"latency_ratio_vs_reference": 1.4}},
+        "litert": {"fp32_bytes": 470_000, "int8_bytes": None, "int8_note": "no int8 file: layout | pass failed",
+                   "port_p50_ms": 1.1, "latency_ratio_vs_reference": 1.1},
+    }  # fmt: skip
+    record = {
+        "_file": "x.json",
+        "metrics": {
+            "reference_agreement": 1.0,
+            "latency": latency,
+            "coreml": {"size_bytes": 480_000, "note": "converted, not run"},
+        },
+    }
+    section = port_section([record])
+    for expected in (
+        "0.23 MB",
+        "3.10 MB",
+        "ONNX Runtime",
+        "1.4",
+        "LiteRT (XNNPACK)",
+        "none",
+        "Core ML",
+        "needs macOS",
+        "÷ original, 2 threads",
+    ):
+        assert expected in section, expected
+    assert "layout &#124; pass failed" in section  # the converter's message is escaped, not a table separator
+
+
 @pytest.mark.slow
 def test_bench_over_several_seeds_records_means_spreads_and_every_run(tmp_path):
     assert (

@@ -132,3 +132,17 @@ def test_eager_load_rebuilds_the_same_weights():
     loaded = measure.eager_load(Small, model)()
     x = torch.randn(1, 3, 10, 10)
     assert torch.equal(model(x), loaded(x))
+
+
+def test_a_files_peak_memory_is_measured_in_a_fresh_process_and_counts_its_activations(tmp_path):
+    from reference_impls._export import to_onnx
+
+    # One 3×3 convolution to 64 channels at 256×256: its output alone is 64 · 254² · 4 bytes ≈ 16.5 MB.
+    model, x = nn.Conv2d(3, 64, 3).eval(), torch.randn(1, 3, 256, 256)
+    to_onnx(model, x, tmp_path / "conv.onnx")
+    peak = measure.file_peak_memory("onnxruntime", tmp_path / "conv.onnx", x.numpy())
+    if peak is None:
+        pytest.skip("this kernel cannot reset the peak resident size (/proc/self/clear_refs)")
+    assert 64 * 254 * 254 * 4 <= peak < 500e6
+    with pytest.raises(RuntimeError, match=r"conv\.onnx in onnxruntime failed"):
+        measure.file_peak_memory("onnxruntime", tmp_path / "conv.onnx", np.zeros((1, 5), np.float32))

@@ -104,7 +104,11 @@ def versus_section(spec: Any, catalog: Catalog, records: list[dict[str, Any]]) -
                 if isinstance(versus.ours, str) and spread.get(versus.ours, 0) > noise and seeds > 1:
                     ours += f" ± {spread[versus.ours] * versus.scale:.2g} ({seeds} seeds)"
                 row["ours"] = ours
-            if versus.holds is not None and metrics:
+            if versus.within is not None and value is not None:
+                close = abs(value * versus.scale - claim.value) <= versus.within * abs(claim.value)
+                effect = versus.effect or f"within {versus.within:.0%} of the paper's figure"
+                row["effect reproduced"] = ("yes" if close else "no") + f": {effect}"
+            elif versus.holds is not None and metrics:
                 try:
                     row["effect reproduced"] = ("yes" if versus.holds(metrics) else "no") + f": {versus.effect}"
                 except (KeyError, TypeError):
@@ -133,6 +137,7 @@ def readable(name: str) -> str:
 
 def setup_line(setup: dict[str, Any]) -> str:
     """A record's setup as a short phrase: `input shape 1×1×28×28, seed 0, quick no`."""
+
     def value(v: Any) -> str:
         if isinstance(v, bool):
             return "yes" if v else "no"
@@ -202,17 +207,79 @@ def port_section(records: list[dict[str, Any]]) -> str:
         if isinstance(m.get(side), dict) and "recall" in m[side]:
             figures = f"{m[side]['recall']:.3f} / {m[side]['precision']:.3f}"
             rows.append((f"{side}: recall / precision on the labelled face set (IoU 0.5)", figures))
-    for runtime in ("onnxruntime", "executorch"):
-        timing = m.get("latency", {}).get(runtime)
-        if isinstance(timing, dict) and "latency_ratio_vs_reference" in timing:
-            what = f"latency, ours in {runtime} ÷ the original in LiteRT (1 thread, alternated)"
-            rows.append((what, timing["latency_ratio_vs_reference"]))
-    for runtime in ("onnxruntime", "executorch"):
-        int8 = m.get("int8", {}).get(runtime)
+    for runtime, int8 in m.get("int8", {}).items():
         if isinstance(int8, dict) and "agreement" in int8:
-            rows.append((f"int8 in {runtime}: agreement with the fp32 original", int8["agreement"]))
+            rows.append(
+                (f"int8 in {RUNTIME_NAMES.get(runtime, runtime)}: agreement with the fp32 original", int8["agreement"])
+            )
     rows = [{"what": what, "value": value} for what, value in rows]
-    return "## The original vs our port\n\n" + f"From `{record['_file']}`.\n\n" + table(rows)
+    return (
+        "## The original vs our port\n\n"
+        + f"From `{record['_file']}`.\n\n"
+        + table(rows)
+        + runtimes_table(m.get("latency", {}), m.get("coreml"))
+    )
+
+
+RUNTIME_NAMES = {"onnxruntime": "ONNX Runtime", "executorch": "ExecuTorch (XNNPACK)", "litert": "LiteRT (XNNPACK)"}
+
+
+def _megabytes(value: Any) -> str:
+    return f"{value / 1e6:.2f} MB" if isinstance(value, int | float) else "not measured"
+
+
+def runtimes_table(latency: dict[str, Any], coreml: dict[str, Any] | None) -> str:
+    """The shipped file and our port in each runtime: file sizes, peak memory, latency, int8.
+
+    Latency is the median of call-by-call alternated pairs, ours beside the original in LiteRT at the same thread
+    count; peak memory is the rise of resident memory while a fresh process loads the file and runs it.
+    """
+    if not latency:
+        return ""
+    threads = latency.get("threads", [1])
+    first = next((v for v in latency.values() if isinstance(v, dict) and "original_p50_ms" in v), {})
+    rows = [
+        {
+            "runtime": "original .tflite in LiteRT",
+            "file": _megabytes(latency.get("original_bytes")),
+            "peak memory": _megabytes(latency.get("original_peak_rss_bytes")),
+            "ms, 1 thread": first.get("original_p50_ms"),
+            "÷ original, 1 thread": 1.0,
+        }
+    ]
+    for name, figures in latency.items():
+        if name not in RUNTIME_NAMES or not isinstance(figures, dict):
+            continue
+        row = {
+            "runtime": f"our port in {RUNTIME_NAMES[name]}",
+            "file": _megabytes(figures.get("fp32_bytes")),
+            "peak memory": _megabytes(figures.get("fp32_peak_rss_bytes")),
+            "ms, 1 thread": figures.get("port_p50_ms"),
+            "÷ original, 1 thread": figures.get("latency_ratio_vs_reference"),
+        }
+        for n in threads[1:]:
+            row[f"÷ original, {n} threads"] = figures.get(f"threads_{n}", {}).get("latency_ratio_vs_reference")
+        row["int8 file"] = _megabytes(figures["int8_bytes"]) if figures.get("int8_bytes") else "none"
+        row["int8 speed-up, 1 thread"] = figures.get("int8_speedup")
+        rows.append(row)
+    if coreml:
+        rows.append(
+            {
+                "runtime": "our port in Core ML",
+                "file": _megabytes(coreml.get("size_bytes")),
+                "peak memory": "converted, not run (needs macOS)",
+            }
+        )
+    notes = [
+        f"{RUNTIME_NAMES[n]}: {escape(f['int8_note'])}"
+        for n, f in latency.items()
+        if isinstance(f, dict) and f.get("int8_note")
+    ]
+    text = (
+        "\n**Runtimes**: file sizes, peak memory (a fresh process loading and running the file), and latency "
+        "at batch 1 beside the original, timed call by call alternately.\n\n" + table(rows)
+    )
+    return text + "".join(f"\n{note}\n" for note in notes)
 
 
 def run_block(spec: Any) -> str:
