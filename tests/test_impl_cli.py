@@ -203,3 +203,12 @@ def test_the_verdict_follows_the_record(tmp_path):
     rows = {line.split("|")[1].strip(): line for line in page.splitlines() if line.startswith("| 1.0 MobileNet")}
     assert "yes" in rows["1.0 MobileNet-224 multiply-adds &#40;Table 8&#41;"]
     assert "| no" in rows["1.0 MobileNet-224 parameters &#40;Table 8&#41;"]  # 9 M is not the paper's 4.2 M
+
+
+def test_nested_metrics_read_as_one_named_number_per_row_not_json():
+    from kb.site.impl_pages import results_section
+
+    record = {"_file": "x.json", "metrics": {"int8": {"onnxruntime": {"agreement": 0.97}}, "photos": ["a.png", "b"]}}
+    section = results_section([record], "x")
+    assert "| int8 · onnxruntime · agreement | 0.97 |" in section and "| photos | a.png, b |" in section
+    assert "&#123;" not in section  # no JSON braces left in the table

@@ -20,11 +20,11 @@ from pathlib import Path
 from kb.catalog.load import Catalog
 from kb.links.report import link_badge, render_link_health
 from kb.links.results import DEFAULT_CACHE, load_link_results
-from kb.site import exports, impl_pages, pages
+from kb.site import bench_pages, exports, impl_pages, pages
 from kb.site.pictures import render_pictures
 
 GENERATED_DIRS = ("categories", "entries", "impls", "downloads")
-GENERATED_FILES = ("index.md", "tags.md", "link-health.md", "contributing.md")
+GENERATED_FILES = ("index.md", "tags.md", "link-health.md", "contributing.md", "benchmarks.md")
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ def generate(catalog: Catalog, docs_dir: Path, link_results: Path = DEFAULT_CACH
     files = render_site(catalog, docs_dir)
     files.update(impl_pages.render_impl_pages(catalog, pictures=render_pictures()))
     results = load_link_results(link_results)
+    files["benchmarks.md"] = bench_pages.render_benchmarks()
     files["link-health.md"] = render_link_health(results, catalog.entries, lambda entry_id: f"entries/{entry_id}.md")
     for entry in catalog.entries:
         files[f"entries/{entry.id}.md"] = pages.render_entry(catalog, entry, lambda url: link_badge(results.get(url)))

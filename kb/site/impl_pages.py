@@ -43,9 +43,20 @@ def cell(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(cell(v) for v in value)
     if isinstance(value, list | dict):
         value = json.dumps(value)
     return escape(str(value))
+
+
+def flat(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested metrics as rows of (readable name, value): `int8 · onnxruntime · agreement`, one number per row."""
+    rows = []
+    for key, value in metrics.items():
+        name = f"{prefix} · {readable(key)}" if prefix else readable(key)
+        rows += flat(value, name) if isinstance(value, dict) else [(name, value)]
+    return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -174,14 +185,17 @@ def results_section(records: list[dict[str, Any]], impl_id: str, current: str | 
         if spread:  # means over seeds: the spread beside each; equal over the seeds means no spread to show
             seeds = record.get("seeds", [])
             column = f"± std over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
-            rows = [
-                {"metric": readable(k), "mean": whole(v), column: visible(spread.get(k), v)}
-                for k, v in metrics.items()
-                if k != "seed"  # the seeds are in the column's heading
-            ]
+            rows = []
+            for k, v in metrics.items():
+                if k == "seed":  # the seeds are in the column's heading
+                    continue
+                if isinstance(v, dict):  # nested figures are the first seed's, not means
+                    rows += [{"metric": f"{name} (seed {seeds[0]})", "mean": x} for name, x in flat(v, readable(k))]
+                else:
+                    rows.append({"metric": readable(k), "mean": whole(v), column: visible(spread.get(k), v)})
             parts.append(table(rows))
         else:
-            parts.append(table([{"metric": readable(k), "value": v} for k, v in metrics.items()]))
+            parts.append(table([{"metric": name, "value": v} for name, v in flat(metrics)]))
         for name, rows in record.get("tables", {}).items():
             parts.append(f"\n**{name.replace('_', ' ')}**\n\n" + table(rows))
         for name, points in record.get("curves", {}).items():
