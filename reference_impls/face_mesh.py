@@ -105,9 +105,10 @@ PAPER_VS_OURS = (
     Versus(
         "Inference speed on mobile GPUs",
         "latency.executorch.port_fps",
-        setting="frames per second of our port in ExecuTorch-XNNPACK on one Xeon core, not a phone GPU",
-        effect="our port runs within 1.2× of the original in LiteRT on the same CPU",
-        holds=lambda m: m["latency_ratio_vs_reference"] <= 1.2,
+        setting="frames per second of our port in ExecuTorch-XNNPACK on one core of the CPU the record names, not a "
+        "phone GPU",
+        effect="our port in ExecuTorch runs within 1.2× of the original in LiteRT on the same CPU",
+        holds=lambda m: m["latency"]["executorch"]["latency_ratio_vs_reference"] <= 1.2,
     ),
 )
 

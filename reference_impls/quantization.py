@@ -223,7 +223,8 @@ def ort_static_int8(
 
     `signed` stores activations as int8 instead of uint8; `operators` writes fused QLinearConv/QLinearMatMul nodes
     (QOperator format) instead of QuantizeLinear/DequantizeLinear pairs around float operators for the runtime to fuse.
-    Weights are int8 where the CPU has an int8 dot-product instruction and uint8 where it has not (`ort_weight_type`).
+    Weights are int8 where the CPU has an int8 dot-product instruction and uint8 where it has not (`ort_weight_type`);
+    with `signed` activations they are int8, the only pairing ONNX Runtime accepts for them.
     """
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -242,7 +243,8 @@ def ort_static_int8(
         quant_format=QuantFormat.QOperator if operators else QuantFormat.QDQ,
         per_channel=True,
         activation_type=QuantType.QInt8 if signed else QuantType.QUInt8,
-        weight_type=QuantType.QInt8 if ort_weight_type() == "int8" else QuantType.QUInt8,
+        # ONNX Runtime pairs int8 activations with int8 weights only (S8S8).
+        weight_type=QuantType.QInt8 if signed or ort_weight_type() == "int8" else QuantType.QUInt8,
     )
 
 
