@@ -8,7 +8,6 @@ size/latency measurements of their default configuration, eager and exported.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
@@ -24,13 +23,11 @@ from torch import nn
 
 from kb.bench import environment
 from reference_impls import _measure as measure
-from reference_impls._export import export_all
+from reference_impls._export import RUNTIME_OF, export_all
 from reference_impls._registry import ImplSpec, get
 
 QUICK_FORMATS = ("onnx",)
 FULL_FORMATS = ("pte", "onnx", "ort", "tflite", "coreml")
-# The runtime that runs each format, for its peak memory measured in a fresh process (Core ML runs only on Apple's).
-RUNTIME_OF = {"pte": "executorch", "onnx": "onnxruntime", "ort": "onnxruntime", "tflite": "litert"}
 
 
 def setup_tag(quick: bool) -> str:
@@ -70,7 +67,7 @@ def envelope(
         "setup": {**setup, "quick": quick},
         "environment": measure.environment(),
         "command": command or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "measured_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "measured_at": environment.measured_at(),
         "metrics": {},
         "tables": {},
         "curves": {},

@@ -158,6 +158,17 @@ if len(sys.argv) > 4:  # full-integer: PT2E with LiteRT's quantizer, calibrated 
     for start in range(0, len(images) - batch + 1, batch):  # the program's one static batch size
         prepared(images[start : start + batch])
     model = convert_pt2e(prepared, fold_quantize=False)
+    # One dequantize per user: litert-torch 0.10.0's layout pass overwrites a shared dequantize's metadata when it
+    # moves its first user to NHWC, then fails on the second ("non-NHWC compatible node"); the BlazeBlock's input,
+    # read by both the depthwise branch and the residual add, is such a node.
+    for node in list(model.graph.nodes):
+        if node.op == "call_function" and "dequantize" in str(node.target):
+            for user in list(node.users)[1:]:
+                with model.graph.inserting_after(node):
+                    copy = model.graph.node_copy(node)
+                copy.meta = dict(node.meta)
+                user.replace_input_with(node, copy)
+    model.recompile()
     litert_torch.convert(model, (x,), quant_config=QuantConfig(pt2e_quantizer=quantizer)).export(sys.argv[3])
 else:
     litert_torch.convert(program, (x,)).export(sys.argv[3])
@@ -257,12 +268,15 @@ CONVERTERS: dict[str, Callable[[nn.Module, torch.Tensor, Path], dict[str, Any]]]
     "tflite": to_tflite,
     "coreml": to_coreml,
 }
+# Each format's runtime, and how each runtime loads a file at a number of threads: the one map every harness uses.
+RUNTIME_OF = {"pte": "executorch", "onnx": "onnxruntime", "ort": "onnxruntime", "tflite": "litert"}
+RUNTIME_LOADERS: dict[str, Callable[[Path, int], Runner]] = {
+    "executorch": load_pte,
+    "onnxruntime": load_onnxruntime,
+    "litert": load_tflite,
+}
 LOADERS: dict[str, Callable[[Path, int], Runner] | None] = {
-    "pte": load_pte,
-    "onnx": load_onnxruntime,
-    "ort": load_onnxruntime,
-    "tflite": load_tflite,
-    "coreml": None,
+    fmt: RUNTIME_LOADERS[RUNTIME_OF[fmt]] if fmt in RUNTIME_OF else None for fmt in CONVERTERS
 }
 
 

@@ -238,20 +238,29 @@ RUNTIME_MODULES = {
 }
 
 
+def run_fresh(module: str, *arguments: str | Path, what: str, timeout: float = 1800) -> Any:
+    """Run `module`'s `__main__` in a new Python process with `arguments` and return the JSON it prints last.
+
+    For figures that a process's history would change: an allocator keeps what earlier models freed, and
+    ExecuTorch's thread pool is made once per process. `what` names the measurement in the error if it fails.
+    """
+    command = [sys.executable, "-m", module, *map(str, arguments)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def file_peak_memory(runtime: str, path: Path, example: np.ndarray) -> int | None:
     """Rise of resident memory while a fresh process loads the file `path` in `runtime` and runs it ten times.
 
-    A fresh process, because a runtime's allocator keeps what earlier models freed, and ExecuTorch's thread pool is
-    one per process. `example` is the input in the layout the file takes (NHWC for a shipped `.tflite`).
+    `example` is the input in the layout the file takes (NHWC for a shipped `.tflite`).
     """
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "x.npy"
         np.save(inputs, example)
-        command = [sys.executable, "-m", "reference_impls._measure", runtime, str(path), str(inputs)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"measuring {path.name} in {runtime} failed: {done.stderr.strip().splitlines()[-1:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        what = f"measuring {path.name} in {runtime}"
+        return run_fresh("reference_impls._measure", runtime, path, inputs, what=what, timeout=600)
 
 
 def _status_kib(field: str) -> int:
@@ -339,15 +348,14 @@ def summary(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
 
 
 if __name__ == "__main__":  # `file_peak_memory`'s fresh process: RUNTIME PATH INPUT.npy -> the rise in bytes
-    from reference_impls._export import load_onnxruntime, load_pte, load_tflite
+    from reference_impls._export import RUNTIME_LOADERS
 
     runtime, file, array = sys.argv[1], Path(sys.argv[2]), np.load(sys.argv[3])
     for name in RUNTIME_MODULES[runtime]:
         importlib.import_module(name)
-    loader = {"onnxruntime": load_onnxruntime, "executorch": load_pte, "litert": load_tflite}[runtime]
 
     def load_and_run() -> None:
-        run = loader(file, 1)
+        run = RUNTIME_LOADERS[runtime](file, 1)
         for _ in range(10):
             run(array)
 

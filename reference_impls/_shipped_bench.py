@@ -17,7 +17,6 @@ memory: the rise of resident memory while a fresh process loads the file and run
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -31,7 +30,9 @@ from torch import nn
 
 from reference_impls import _tflite
 from reference_impls._export import (
+    RUNTIME_LOADERS,
     Named,
+    Runner,
     export,
     load_onnxruntime,
     load_pte,
@@ -40,18 +41,12 @@ from reference_impls._export import (
     to_pte,
     to_tflite,
 )
-from reference_impls._measure import file_peak_memory, paired_latency
+from reference_impls._measure import file_peak_memory, paired_latency, run_fresh
 
-Runner = Callable[[np.ndarray], Any]
 RUNTIMES = ("onnxruntime", "executorch", "litert")
 # The runtime whose latency and int8 speed-up stand at the top of a record, fixed before any run (no best-of);
 # every runtime's figures are in the record's latency table.
 HEADLINE = "onnxruntime"
-LOADERS: dict[str, Callable[[Path, int], Runner]] = {
-    "onnxruntime": load_onnxruntime,
-    "executorch": load_pte,
-    "litert": load_tflite,
-}
 
 
 @dataclass
@@ -143,15 +138,6 @@ def _figures(fp32: Runner, int8: Runner | None, reference: Runner, nchw: np.ndar
     return figures
 
 
-def _fresh_process(*arguments: str | Path) -> Any:
-    """Run this module's `__main__` in a new Python process and return the JSON it prints."""
-    command = [sys.executable, "-m", "reference_impls._shipped_bench", *map(str, arguments)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[3:5])} failed: {done.stderr.strip().splitlines()[-1:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def latency_table(
     exported: dict[str, Exported], original: Path, nchw: np.ndarray, runs: int, threads: Sequence[int] = (1, 2)
 ) -> dict[str, Any]:
@@ -180,7 +166,9 @@ def latency_table(
             for name, port in exported.items():
                 if n > 1 and name == "executorch":
                     int8 = port.int8_path or ""
-                    figures = _fresh_process(name, port.fp32_path, int8, original, inputs, runs, n)
+                    arguments = (name, port.fp32_path, int8, original, inputs, runs, n)
+                    what = f"timing {name} at {n} threads"
+                    figures = run_fresh("reference_impls._shipped_bench", *arguments, what=what)
                 else:
                     int8_run = port.loader(port.int8_path, n) if port.int8_path else None
                     figures = _figures(port.loader(port.fp32_path, n), int8_run, reference, nchw, runs)
@@ -207,9 +195,9 @@ def int8_records(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _main(runtime: str, fp32: str, int8: str, original: str, inputs: str, runs: str, threads: str) -> Any:
     n = int(threads)
-    int8_run = LOADERS[runtime](Path(int8), n) if int8 else None
+    int8_run = RUNTIME_LOADERS[runtime](Path(int8), n) if int8 else None
     reference = _tflite.interpreter_runner(original, threads=n)
-    return _figures(LOADERS[runtime](Path(fp32), n), int8_run, reference, np.load(inputs), int(runs))
+    return _figures(RUNTIME_LOADERS[runtime](Path(fp32), n), int8_run, reference, np.load(inputs), int(runs))
 
 
 if __name__ == "__main__":

@@ -170,9 +170,10 @@ PAPER_VS_OURS = (
     Versus(
         "Inference time on iPhone XS",
         "latency.executorch.port_p50_ms",
-        setting="the 192×192 full-range model in ExecuTorch-XNNPACK on one Xeon core, not the iPhone XS GPU",
-        effect="our port runs within 1.2× of the original in LiteRT on the same CPU",
-        holds=lambda m: m["latency_ratio_vs_reference"] <= 1.2,
+        setting="the 192×192 full-range model in ExecuTorch-XNNPACK on one core of the CPU the record names, not the "
+        "iPhone XS GPU",
+        effect="our port in ExecuTorch runs within 1.2× of the original in LiteRT on the same CPU",
+        holds=lambda m: m["latency"]["executorch"]["latency_ratio_vs_reference"] <= 1.2,
     ),
 )
 

@@ -51,11 +51,13 @@ batch-1 time by layer from its own profiler, and the ISA flags of the machine ar
 
 **What would make int8 2× faster here.** The `int8 probe` table times one 1×1 convolution alone in ONNX Runtime
 at widths 32 to 512, batch 1, one thread, in three quantized forms: uint8 activations in QDQ format (the
-default), int8 activations, and the fused QLinearConv operator. It locates the layer size at which int8 starts to
-pay on this CPU; where the widest layers pass 2× and our network does not, the difference is the network's size:
-its fixed costs (quantize and dequantize at the edges, layout changes, the depthwise and first convolutions,
-which int8 does not speed up) outweigh its small matrix products. The per-layer table shows which of our layers
-are below that size, and the batch-32 figures what a larger matrix product does for the whole network.
+default), int8 activations, and the fused QLinearConv operator. It tells two limits apart. Where the widest layers
+pass 2× and our network does not, the difference is the network's size: its fixed costs (quantize and dequantize at
+the edges, layout changes, the depthwise and first convolutions, which int8 does not speed up) outweigh its small
+matrix products, and the per-layer table shows which layers are below that size. Where even the 512-channel layer
+stays under 2× in every form, no choice of operator form, fusion or batch gets a network of these layers there on
+this CPU: the lever left is the instruction set (VNNI on x86, `sdot` on Arm), which is why the record names the
+CPU's flags beside the figures.
 
 ## What our run measured
 
@@ -253,8 +255,8 @@ def ort_weight_type() -> str:
 
     Without an int8 dot-product instruction (VNNI, AMX, Arm's dot product), ONNX Runtime's x86 kernels multiply
     uint8 activations by int8 weights with `vpmaddubsw`, which adds pairs of products into int16 and saturates
-    (2 · 255 · 127 > 32767): BlazeFace's int8 port kept 18% of the original's detections that way. ONNX Runtime's
-    quantization guide names uint8 weights (U8U8) as the remedy on such CPUs; with the instruction, int8 weights.
+    (2 · 255 · 127 > 32767), so a layer whose products are large gives wrong sums. ONNX Runtime's quantization guide
+    names uint8 weights (U8U8) as the remedy on such CPUs; with the instruction, int8 weights.
     """
     return "int8" if any(flag in cpu_info()["isa"] for flag in INT8_DOT_PRODUCT) else "uint8"
 

@@ -111,3 +111,18 @@ def test_int8_pt2e_keeps_agreement(model, original):
     with torch.no_grad():
         raw = [tuple(t.numpy() for t in quantized(torch.from_numpy(det.nchw(x[None])))) for x in inputs]
     assert bf.agreement(reference, raw)["agreement"] >= 0.9
+
+
+def test_int8_litert_file_converts_and_keeps_agreement(model, original, tmp_path):
+    """The full-integer `.tflite` of the port: its BlazeBlocks' shared input once stopped litert-torch's layout pass."""
+    from reference_impls._export import Named, load_tflite, to_tflite
+
+    calibration = bf.calibration_inputs(8, 0)
+    path = tmp_path / "port.int8.tflite"
+    to_tflite(Named(model).eval(), calibration[:1], path, calibration=calibration)
+    run = load_tflite(path, 1)
+    _, inputs, _ = bf.evaluation_inputs(10, 10, seed=0)
+    reference = [bf.detect(original(x[None])) for x in inputs]
+    raw = [tuple(run(det.nchw(x[None]))) for x in inputs]
+    assert path.stat().st_size < 0.6 * 458_552  # int8 weights: well under the fp32 file's size
+    assert bf.agreement(reference, raw)["agreement"] >= 0.9

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from kb import impl, paths
-from kb.bench.environment import environment, setup_tag
+from kb.bench.environment import environment, measured_at, setup_tag
 from kb.catalog.yamlio import write_atomic
 
 RESULTS = paths.BENCH_RESULTS
@@ -28,7 +28,11 @@ def _site(args: argparse.Namespace) -> int:
     from kb.bench.site import run_site_benchmark
 
     libraries = ("mkdocs", "mkdocs-material", "mkdocstrings-python", "pydantic")
-    report = {"command": f"kb bench site --entries {args.entries}", "environment": environment(libraries)}
+    report = {
+        "command": f"kb bench site --entries {args.entries}",
+        "measured_at": measured_at(),
+        "environment": environment(libraries),
+    }
     report.update(run_site_benchmark(args.entries))
     out = args.out or RESULTS / f"site.{args.entries}-entries.{setup_tag(report['environment'])}.json"
     write_atomic(out, json.dumps(report, indent=2) + "\n")
@@ -41,7 +45,11 @@ def _search(args: argparse.Namespace) -> int:
     from kb.bench.search import run_search_benchmark
 
     libraries = ("mkdocs", "mkdocs-material", "pagefind-bin", "playwright")
-    report = {"command": f"kb bench search --entries {args.entries}", "environment": environment(libraries)}
+    report = {
+        "command": f"kb bench search --entries {args.entries}",
+        "measured_at": measured_at(),
+        "environment": environment(libraries),
+    }
     report.update(run_search_benchmark(args.entries))
     out = args.out or RESULTS / f"search.{args.entries}-entries.{setup_tag(report['environment'])}.json"
     write_atomic(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -7,6 +7,7 @@ different 2-core machines must not overwrite each other's results).
 
 from __future__ import annotations
 
+import datetime
 import importlib.metadata
 import os
 import platform
@@ -73,6 +74,11 @@ def environment(libraries: Iterable[str] = ()) -> dict[str, Any]:
         "load_average": [round(load, 2) for load in os.getloadavg()],
         "versions": versions(libraries),
     }
+
+
+def measured_at() -> str:
+    """The time a record is written, in UTC to the second: what picks the newest of several records."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def setup_tag(env: dict[str, Any]) -> str:

@@ -30,9 +30,15 @@ def _ratio_span(ours: list[float], theirs: list[float]) -> str:
 
 
 def newest(pattern: str, folder: Path = paths.BENCH_RESULTS) -> tuple[Path, dict[str, Any]] | None:
-    """The most recently written record whose file name matches `pattern`, with its path."""
-    found = max(folder.glob(pattern), key=lambda path: path.stat().st_mtime, default=None)
-    return (found, json.loads(found.read_text(encoding="utf-8"))) if found else None
+    """The record whose file name matches `pattern` and whose `measured_at` is latest, with its path.
+
+    By the time in the record, not the file's: a fresh clone gives every file the same age.
+    """
+    records = [(json.loads(path.read_text(encoding="utf-8")), path) for path in folder.glob(pattern)]
+    if not records:
+        return None
+    record, path = max(records, key=lambda pair: (pair[0].get("measured_at", ""), pair[1].name))
+    return path, record
 
 
 def search_section(path: Path, record: dict[str, Any]) -> str:
