@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kb import impl, paths
 from kb.bench.environment import environment, measured_at, setup_tag
@@ -24,36 +26,34 @@ from kb.catalog.yamlio import write_atomic
 RESULTS = paths.BENCH_RESULTS
 
 
+def _record(
+    kind: str, args: argparse.Namespace, libraries: tuple[str, ...], run: Callable[[int], dict[str, Any]]
+) -> dict[str, Any]:
+    """Measure `kb bench KIND --entries N` with `run(N)` and write its record, named by the setup, atomically."""
+    report = {
+        "command": f"kb bench {kind} --entries {args.entries}",
+        "measured_at": measured_at(),
+        "environment": environment(libraries),
+    }
+    report.update(run(args.entries))
+    out = args.out or RESULTS / f"{kind}.{args.entries}-entries.{setup_tag(report['environment'])}.json"
+    write_atomic(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    return report
+
+
 def _site(args: argparse.Namespace) -> int:
     from kb.bench.site import run_site_benchmark
 
     libraries = ("mkdocs", "mkdocs-material", "mkdocstrings-python", "pydantic")
-    report = {
-        "command": f"kb bench site --entries {args.entries}",
-        "measured_at": measured_at(),
-        "environment": environment(libraries),
-    }
-    report.update(run_site_benchmark(args.entries))
-    out = args.out or RESULTS / f"site.{args.entries}-entries.{setup_tag(report['environment'])}.json"
-    write_atomic(out, json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
-    print(f"wrote {out}", file=sys.stderr)
+    print(json.dumps(_record("site", args, libraries, run_site_benchmark), indent=2))
     return 0
 
 
 def _search(args: argparse.Namespace) -> int:
     from kb.bench.search import run_search_benchmark
 
-    libraries = ("mkdocs", "mkdocs-material", "pagefind-bin", "playwright")
-    report = {
-        "command": f"kb bench search --entries {args.entries}",
-        "measured_at": measured_at(),
-        "environment": environment(libraries),
-    }
-    report.update(run_search_benchmark(args.entries))
-    out = args.out or RESULTS / f"search.{args.entries}-entries.{setup_tag(report['environment'])}.json"
-    write_atomic(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    _record("search", args, ("mkdocs", "mkdocs-material", "pagefind-bin", "playwright"), run_search_benchmark)
     return 0
 
 
