@@ -8,6 +8,7 @@ size/latency measurements of their default configuration, eager and exported.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -37,17 +38,38 @@ def setup_tag(quick: bool) -> str:
 
 
 def source_hash(module: str) -> str:
-    """A digest of the code that produces a record: the implementation's module and the harness it runs on.
+    """A digest of the code that produces a record: its module, the harness and what either of them imports.
 
-    The site compares it with the code as it is now and marks a record whose code has changed since as stale.
+    The harness is the package's `_*.py` files; an import of another implementation module brings that module's
+    code in too (the ports quantize with `quantization`'s code). The site compares it with the code as it is now
+    and marks a record whose code has changed since as stale.
     """
     package = Path(__file__).resolve().parent
-    files = [package / f"{module.rsplit('.', 1)[-1]}.py", *sorted(package.glob("_*.py"))]
     digest = hashlib.sha256()
-    for path in files:
-        if path.is_file():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in _code_of(package, module.rsplit(".", 1)[-1]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return "sha256:" + digest.hexdigest()[:16]
+
+
+def _code_of(package: Path, name: str) -> list[Path]:
+    """The files of `package` behind module `name`: it, the harness, and what they import from `package`, sorted."""
+    seen: set[Path] = set()
+    todo = [package / f"{name}.py", *package.glob("_*.py")]
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module == package.name:
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package.name + "."):
+                names = [node.module.split(".")[1]]
+            elif isinstance(node, ast.Import):
+                names = [a.name.split(".")[1] for a in node.names if a.name.startswith(package.name + ".")]
+            todo += [package / f"{n}.py" for n in names]
+    return sorted(seen)
 
 
 def envelope(

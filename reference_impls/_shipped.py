@@ -71,6 +71,22 @@ FILES: dict[str, tuple[str, str, str]] = {
         "skimage/data/rocket.jpg",
         "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c",
     ),
+    # Calibration backgrounds only: no implementation tests on these, so no test pixel is ever calibrated on.
+    "motorcycle_left.png": (
+        "scikit_image",
+        "skimage/data/motorcycle_left.png",
+        "db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179",
+    ),
+    "grass.png": (
+        "scikit_image",
+        "skimage/data/grass.png",
+        "b6b6022426b38936c43a4ac09635cd78af074e90f42ffa8227ac8b7452d39f89",
+    ),
+    "brick.png": (
+        "scikit_image",
+        "skimage/data/brick.png",
+        "7966caf324f6ba843118d98f7a07746d22f6a343430add0233eca5f6eaaa8fcf",
+    ),
     "lfw_subset.npy": (
         "scikit_image",
         "skimage/data/lfw_subset.npy",

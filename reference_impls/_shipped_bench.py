@@ -2,7 +2,8 @@
 
 The port is exported through the harness (`export.py`) to ONNX Runtime, to ExecuTorch with XNNPACK and to LiteRT
 (litert-torch), and quantized to int8 for each, calibrated on images that are not test images: ONNX Runtime's
-static quantization (QDQ, per-channel 8-bit weights of `quantization.ort_weight_type`, uint8 activations), PT2E with
+static quantization (QDQ, per-channel 8-bit weights of `quantization.ort_weight_type`, uint8 activations whose
+ranges are the 0.001st to 99.999th percentiles of the calibration values, not their extremes), PT2E with
 the XNNPACK quantizer (per-channel symmetric weights, per-tensor activations) lowered to ExecuTorch, and PT2E with
 LiteRT's quantizer to a full-integer `.tflite`. A converter that fails is a result: the runtime's record says why.
 
@@ -29,18 +30,7 @@ import torch
 from torch import nn
 
 from reference_impls import _tflite
-from reference_impls._export import (
-    RUNTIME_LOADERS,
-    Named,
-    Runner,
-    export,
-    load_onnxruntime,
-    load_pte,
-    load_tflite,
-    to_onnx,
-    to_pte,
-    to_tflite,
-)
+from reference_impls._export import RUNTIME_LOADERS, Named, Runner, export, to_onnx, to_pte, to_tflite
 from reference_impls._measure import file_peak_memory, paired_latency, run_fresh
 
 RUNTIMES = ("onnxruntime", "executorch", "litert")
@@ -53,12 +43,13 @@ HEADLINE = "onnxruntime"
 class Exported:
     """One runtime's fp32 and int8 files of the port, loaded at one thread; `note` says why an int8 file is missing."""
 
+    runtime: str
     fp32_path: Path
     int8_path: Path | None
-    loader: Callable[[Path, int], Runner]
     note: str = ""
 
     def __post_init__(self) -> None:
+        self.loader: Callable[[Path, int], Runner] = RUNTIME_LOADERS[self.runtime]
         self.fp32 = self.loader(self.fp32_path, 1)
         self.int8 = self.loader(self.int8_path, 1) if self.int8_path else None
         self.fp32_bytes = self.fp32_path.stat().st_size
@@ -92,21 +83,21 @@ def export_port(
     if "onnxruntime" in runtimes:
         fp32, int8 = folder / "port.onnx", folder / "port_int8.onnx"
         to_onnx(wrapped, example, fp32)
-        ort_static_int8(str(fp32), str(int8), calibration)
-        found["onnxruntime"] = Exported(fp32, int8, load_onnxruntime)
+        ort_static_int8(str(fp32), str(int8), calibration, percentile=True)
+        found["onnxruntime"] = Exported("onnxruntime", fp32, int8)
     if "executorch" in runtimes:
         fp32, int8 = folder / "port.pte", folder / "port_int8.pte"
         to_pte(wrapped, example, fp32)
         to_pte(_pt2e_int8(wrapped, calibration), example, int8)
-        found["executorch"] = Exported(fp32, int8, load_pte)
+        found["executorch"] = Exported("executorch", fp32, int8)
     if "litert" in runtimes:
         fp32, int8 = folder / "port.tflite", folder / "port_int8.tflite"
         to_tflite(wrapped, example, fp32)
         try:
             to_tflite(wrapped, example, int8, calibration)
-            found["litert"] = Exported(fp32, int8, load_tflite)
+            found["litert"] = Exported("litert", fp32, int8)
         except RuntimeError as error:
-            found["litert"] = Exported(fp32, None, load_tflite, note=f"no int8 file: {error}")
+            found["litert"] = Exported("litert", fp32, None, note=f"no int8 file: {error}")
     return found
 
 

@@ -232,7 +232,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     from reference_impls import _shipped_bench
 
     torch.manual_seed(seed)
-    n_lfw, n_faces, n_calibration, runs = (10, 20, 8, 50) if quick else (70, 200, 64, 300)
+    n_lfw, n_faces, n_calibration, runs = (10, 20, 8, 50) if quick else (70, 200, 128, 300)
     runtimes = ("onnxruntime",) if quick else _shipped_bench.RUNTIMES  # ExecuTorch lowering takes a minute
     model, original = blazeface_front(), runner("original")
     names, inputs, truths = evaluation_inputs(n_lfw, n_faces, seed)

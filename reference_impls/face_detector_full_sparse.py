@@ -244,7 +244,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     from reference_impls import _face_set, _shipped_bench, blazeface_front
 
     torch.manual_seed(seed)
-    n_faces, n_calibration, runs = (10, 8, 30) if quick else (200, 32, 200)
+    n_faces, n_calibration, runs = (10, 8, 30) if quick else (200, 128, 200)
     runtimes = ("onnxruntime",) if quick else _shipped_bench.RUNTIMES
     model, original = face_detector_full_sparse(), runner("original")
     images = [det.letterbox(_shipped.photo(name), SIZE) for name in PHOTOS]

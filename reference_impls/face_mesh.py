@@ -227,7 +227,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     from reference_impls import _shipped_bench
 
     torch.manual_seed(seed)
-    n_faces, n_calibration, runs = (10, 8, 50) if quick else (60, 32, 300)
+    n_faces, n_calibration, runs = (10, 8, 50) if quick else (60, 128, 300)
     runtimes = ("onnxruntime",) if quick else _shipped_bench.RUNTIMES
     model, original = face_mesh(), runner("original")
     names, inputs = face_crops(n_faces, seed)

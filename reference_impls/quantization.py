@@ -219,16 +219,30 @@ def litert_pair(
 
 
 def ort_static_int8(
-    fp32_path: str, int8_path: str, calibration: torch.Tensor, *, signed: bool = False, operators: bool = False
+    fp32_path: str,
+    int8_path: str,
+    calibration: torch.Tensor,
+    *,
+    signed: bool = False,
+    operators: bool = False,
+    percentile: bool = False,
 ) -> None:
     """ONNX Runtime static quantization: per-channel 8-bit weights; uint8 activations in QDQ format by default.
 
     `signed` stores activations as int8 instead of uint8; `operators` writes fused QLinearConv/QLinearMatMul nodes
     (QOperator format) instead of QuantizeLinear/DequantizeLinear pairs around float operators for the runtime to fuse.
+    `percentile` sets each activation's range from the 0.001st to the 99.999th percentile of its calibration values
+    instead of their minimum and maximum, so that one outlier does not coarsen every step of a layer.
     Weights are int8 where the CPU has an int8 dot-product instruction and uint8 where it has not (`ort_weight_type`);
     with `signed` activations they are int8, the only pairing ONNX Runtime accepts for them.
     """
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -244,6 +258,7 @@ def ort_static_int8(
         Reader(),
         quant_format=QuantFormat.QOperator if operators else QuantFormat.QDQ,
         per_channel=True,
+        calibrate_method=CalibrationMethod.Percentile if percentile else CalibrationMethod.MinMax,
         activation_type=QuantType.QInt8 if signed else QuantType.QUInt8,
         # ONNX Runtime pairs int8 activations with int8 weights only (S8S8).
         weight_type=QuantType.QInt8 if signed or ort_weight_type() == "int8" else QuantType.QUInt8,

@@ -228,7 +228,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     from reference_impls import _shipped_bench
 
     torch.manual_seed(seed)
-    n_calibration, runs = (8, 30) if quick else (32, 200)
+    n_calibration, runs = (8, 30) if quick else (128, 200)
     runtimes = ("onnxruntime",) if quick else _shipped_bench.RUNTIMES
     model, original = selfie_segmentation(), runner("original")
     inputs = np.concatenate([preprocess(_shipped.photo(name))[0] for name in PHOTOS])
