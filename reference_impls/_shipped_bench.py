@@ -57,14 +57,29 @@ class Exported:
 
 
 @torch.no_grad()
-def _pt2e_int8(model: nn.Module, calibration: torch.Tensor) -> nn.Module:
+def pt2e_int8(model: nn.Module, calibration: torch.Tensor, keep: Sequence[str] = ()) -> nn.Module:
+    """PT2E int8 with XNNPACK's quantizer, calibrated on `calibration`; the submodules named in `keep` stay fp32.
+
+    The quantizer annotates the whole graph; the annotations of every node that a kept submodule produced are then
+    dropped, so no observer goes there and its neighbours quantize and dequantize at its border. `keep` holds module
+    paths in `model` as `torch.export` records them (`model.top_down.2` for a port wrapped in `Named`).
+    """
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
     )
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    class KeepFloat(XNNPACKQuantizer):
+        def annotate(self, graph: torch.fx.GraphModule) -> torch.fx.GraphModule:
+            graph = super().annotate(graph)
+            for node in graph.graph.nodes:
+                paths = [path for path, _ in node.meta.get("nn_module_stack", {}).values()]
+                if any(p == k or p.startswith(k + ".") for p in paths for k in keep):
+                    node.meta.pop("quantization_annotation", None)
+            return graph
+
+    quantizer = KeepFloat().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepared = prepare_pt2e(torch.export.export(model, (calibration[:1],)).module(), quantizer)
     for image in calibration:
         prepared(image[None])
@@ -88,7 +103,7 @@ def export_port(
     if "executorch" in runtimes:
         fp32, int8 = folder / "port.pte", folder / "port_int8.pte"
         to_pte(wrapped, example, fp32)
-        to_pte(_pt2e_int8(wrapped, calibration), example, int8)
+        to_pte(pt2e_int8(wrapped, calibration), example, int8)
         found["executorch"] = Exported("executorch", fp32, int8)
     if "litert" in runtimes:
         fp32, int8 = folder / "port.tflite", folder / "port_int8.tflite"

@@ -107,7 +107,7 @@ def test_int8_pt2e_keeps_agreement(model, original):
 
     _, inputs, _ = bf.evaluation_inputs(10, 10, seed=0)
     reference = [bf.detect(original(x[None])) for x in inputs]
-    quantized = _shipped_bench._pt2e_int8(_shipped_bench.Named(model), bf.calibration_inputs(8, 0))
+    quantized = _shipped_bench.pt2e_int8(_shipped_bench.Named(model), bf.calibration_inputs(8, 0))
     with torch.no_grad():
         raw = [tuple(t.numpy() for t in quantized(torch.from_numpy(det.nchw(x[None])))) for x in inputs]
     assert bf.agreement(reference, raw)["agreement"] >= 0.9

@@ -81,3 +81,20 @@ def test_quick_experiment_reaches_the_parity_targets():
     assert result["anchors"] == 2304
     assert result["reference_max_abs_diff"] <= 1e-3 and result["reference_agreement"] >= 0.99
     assert result["port"] == result["original"]
+
+
+def test_int8_keeps_the_named_block_in_float(model):
+    """`pt2e_int8(keep=...)` leaves the kept block's convolutions on float weights and quantizes every other one."""
+    from reference_impls import _shipped_bench
+
+    quantized = _shipped_bench.pt2e_int8(
+        _shipped_bench.Named(model), torch.rand(2, 3, 192, 192) * 2 - 1, ("model.top_down.2",)
+    )
+    int8_weights: dict[bool, set[bool]] = {True: set(), False: set()}
+    for node in quantized.graph.nodes:
+        if node.op == "call_function" and "conv2d" in str(node.target):
+            path = list(node.meta["nn_module_stack"].values())[-1][0]
+            kept = path.startswith("model.top_down.2.")
+            int8_weights[kept].add("dequantize" in str(getattr(node.args[1], "target", "")))
+    assert int8_weights == {True: {False}, False: {True}}
+    assert set(fs.blocks(model)) >= {"stem", "top_down.2", "heads"}

@@ -67,7 +67,7 @@ def test_int8_pt2e_keeps_the_landmarks(model, original):
     from reference_impls import _shipped_bench
 
     calibration = fm.face_crops(8, 0, calibration=True)[1]
-    quantized = _shipped_bench._pt2e_int8(
+    quantized = _shipped_bench.pt2e_int8(
         _shipped_bench.Named(model), torch.from_numpy(np.ascontiguousarray(calibration.transpose(0, 3, 1, 2)))
     )
     scores = []

@@ -57,7 +57,7 @@ def test_int8_pt2e_keeps_the_person_masks(model, original):
     """PT2E int8 (the graph ExecuTorch lowers), calibrated on face-set composites, never on these photographs."""
     from reference_impls import _shipped_bench
 
-    quantized = _shipped_bench._pt2e_int8(_shipped_bench.Named(model), ss.calibration_inputs(16, 0))
+    quantized = _shipped_bench.pt2e_int8(_shipped_bench.Named(model), ss.calibration_inputs(16, 0))
     ious = []
     for photo in ss.PHOTOS[: ss.PEOPLE]:
         x, _ = ss.preprocess(_shipped.photo(photo))
