@@ -39,8 +39,9 @@ size and its speed-up over the fp32 program show what that one block costs and b
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -50,6 +51,9 @@ from torch import Tensor, nn
 from reference_impls import _detection as det
 from reference_impls import _shipped, _tflite
 from reference_impls._registry import Versus, experiment, experiment_cli, register
+
+if TYPE_CHECKING:
+    from reference_impls._shipped_bench import Exported
 
 FILE = "face_detection_full_range_sparse.tflite"
 SIZE = 192
@@ -257,8 +261,8 @@ def int8_mixed(
     model: BlazeFaceFullRange,
     cal: Tensor,
     inputs: np.ndarray,
-    agreement: Any,
-    executorch: Any,
+    agreement: Callable[..., float],
+    executorch: Exported,
     folder: Path,
     runs: int,
     seed: int,
