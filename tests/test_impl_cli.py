@@ -216,3 +216,16 @@ def test_nested_metrics_read_as_one_named_number_per_row_not_json():
     section = results_section([record], "x")
     assert "| int8 · onnxruntime · agreement | 0.97 |" in section and "| photos | a.png, b |" in section
     assert "&#123;" not in section  # no JSON braces left in the table
+
+
+def test_an_implementation_that_names_its_paper_by_an_old_id_links_to_the_current_entry_page():
+    from types import SimpleNamespace
+
+    from kb.catalog.load import load_catalog
+    from kb.site.impl_pages import paper_link
+
+    catalog, _ = load_catalog()
+    entry = next(e for e in catalog.by_id().values() if getattr(e, "aliases", None))
+    link = paper_link(SimpleNamespace(catalog_id=entry.aliases[0]), catalog)
+    assert link.endswith(f"(../entries/{entry.id}.md)")
+    assert paper_link(SimpleNamespace(catalog_id="nosuchpaper2099"), catalog) == "nosuchpaper2099"

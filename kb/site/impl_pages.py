@@ -320,9 +320,10 @@ def run_block(spec: Any) -> str:
 
 def paper_link(spec: Any, catalog: Catalog) -> str:
     """A link to the catalog entry of the implementation's paper (which links on to arXiv or the DOI)."""
-    entry = catalog.by_id().get(spec.catalog_id)
-    title = escape(entry.title) if entry else spec.catalog_id
-    return f"[{title}](../entries/{spec.catalog_id}.md)"
+    entry = catalog.by_id().get(spec.catalog_id)  # an old id (an alias) finds the entry under its current id
+    if entry is None:
+        return spec.catalog_id
+    return f"[{escape(entry.title)}](../entries/{entry.id}.md)"
 
 
 def impl_page(spec: Any, catalog: Catalog, records: list[dict[str, Any]], primary: str, picture: str = "") -> str:
