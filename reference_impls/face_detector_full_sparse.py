@@ -27,13 +27,13 @@ call, and the per-layer sparsity with the file's size against a dense copy; the 
 
 ## Which block int8 hurts
 
-Quantized whole, this detector keeps fewer of the original's detections than the front-camera one: its score
-logits sit closer to the threshold after a deeper backbone and a feature pyramid. The full run sweeps where the
-loss comes from: it quantizes the port with one block at a time left in fp32 (`blocks`, `pt2e_int8(keep=...)`)
-and scores each copy against the original on composites built with another seed, never on a test image
-(`int8_sensitivity`, the `int8_sensitivity` table). It then exports the copy that keeps the most sensitive block in
-fp32 to ExecuTorch and scores it on the test images like the all-int8 programs (`int8_mixed`): its agreement, its
-size and its speed-up over the fp32 program show what that one block costs and buys.
+Quantized whole, this detector keeps fewer of the original's detections than the front-camera one does (the int8
+rows of the table above). The full run measures where the loss comes from: it quantizes the port with one block
+at a time left in fp32 (`blocks`, `pt2e_int8(keep=...)`) and scores each copy against the original on composites
+built with another seed, never on a test image (`int8_sensitivity`, the `int8_sensitivity` table). It then
+exports the copy that keeps the most sensitive block in fp32 to ExecuTorch and scores it on the test images like
+the all-int8 programs (`int8_mixed`): its agreement, its size and its speed-up over the fp32 program show what
+that one block costs and buys.
 """
 
 from __future__ import annotations
