@@ -176,6 +176,16 @@ def reproduced(
     return found
 
 
+def agreement(
+    reference: list[list[dict[str, Any]]],
+    ours: list[list[dict[str, Any]]],
+    keypoint_tolerance: float = KEYPOINT_TOLERANCE,
+) -> float:
+    """Share of all the reference's detections, over a list of images, that ours reproduce (`reproduced`)."""
+    matched = sum(reproduced(r, o, keypoint_tolerance) for r, o in zip(reference, ours, strict=True))
+    return matched / max(sum(map(len, reference)), 1)
+
+
 def recall_precision(detections: list[list[dict[str, Any]]], truths: list[np.ndarray]) -> dict[str, float]:
     """Recall and precision at IoU ≥ 0.5 over a labelled set; each truth box matches at most one detection."""
     hits = n_detections = n_truths = 0

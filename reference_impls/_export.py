@@ -17,6 +17,8 @@ its latency at one thread and at all threads.
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +34,7 @@ from torch import nn
 
 from kb import paths
 from reference_impls._measure import latency
+from reference_impls._pt2e import inside
 
 FORMATS = ("pte", "onnx", "ort", "tflite", "coreml")
 SUFFIX = {"pte": ".pte", "onnx": ".onnx", "ort": ".ort", "tflite": ".tflite", "coreml": ".mlpackage"}
@@ -99,11 +102,15 @@ def load_pte(path: Path, threads: int) -> Runner:
     return lambda array: outputs(method.execute([torch.from_numpy(array)]))
 
 
-def to_onnx(model: nn.Module, x: torch.Tensor, path: Path, *, dynamic_batch: bool = False) -> dict[str, Any]:
+def to_onnx(
+    model: nn.Module, x: torch.Tensor, path: Path, *, dynamic_batch: bool = False, keep: Sequence[str] = ()
+) -> dict[str, Any]:
     """Export with the dynamo-based exporter (torch.export, then ONNX ops), weights inside the file, input `x`.
 
-    The exporter annotates every node with its Python stack trace; a shipped model carries no such debug text, and
-    it would inflate the file whose size we report, so it is dropped. `dynamic_batch` leaves the batch size free.
+    The exporter annotates every node with its Python stack trace and module path; a shipped model carries no
+    such debug text, and it would inflate the file whose size we report, so it is dropped. Before that, the names of
+    the nodes that the submodules in `keep` produced are recorded as `float_nodes` (for a quantizer to exclude).
+    `dynamic_batch` leaves the batch size free.
     """
     import onnx
 
@@ -112,11 +119,45 @@ def to_onnx(model: nn.Module, x: torch.Tensor, path: Path, *, dynamic_batch: boo
         model, (x,), input_names=["x"], dynamic_shapes=shapes, dynamo=True, external_data=False, verbose=False
     )
     proto = program.model_proto
+    _prelu_as_relus(proto.graph)
+    kept = []
     for node in proto.graph.node:
+        scopes = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), "[]")
+        if keep and inside(ast.literal_eval(scopes), keep):  # a list literal of module paths, outermost first
+            kept.append(node.name)
         del node.metadata_props[:]
         node.doc_string = ""
     onnx.save(proto, str(path))
-    return {"onnx_nodes": len(proto.graph.node)}
+    return {"onnx_nodes": len(proto.graph.node)} | ({"float_nodes": kept} if keep else {})
+
+
+def _prelu_as_relus(graph: Any) -> None:
+    """Rewrite every `PRelu(x, a)` as `Relu(x) - a · Relu(-x)`, the same function in operators ONNX Runtime runs fast.
+
+    ONNX Runtime's CPU `PRelu` broadcasts a per-channel slope through its generic element-wise path, which made it
+    the face mesh's costliest operator by ONNX Runtime's own profiler, above all the convolutions; the four
+    operators of the rewrite run on its vectorised kernels and give the same outputs. The shipped ports' records
+    hold ONNX Runtime's time per operator type (`op_time_share`) for the file measured.
+    """
+    import onnx
+
+    nodes = []
+    for node in graph.node:
+        if node.op_type != "PRelu":
+            nodes.append(node)
+            continue
+        (x, slope), (y,), name = node.input, node.output, node.name
+        nodes += [
+            onnx.helper.make_node("Relu", [x], [f"{name}_positive"], name=f"{name}_relu"),
+            onnx.helper.make_node("Neg", [x], [f"{name}_negated"], name=f"{name}_neg"),
+            onnx.helper.make_node("Relu", [f"{name}_negated"], [f"{name}_negative"], name=f"{name}_relu_negated"),
+            onnx.helper.make_node("Mul", [slope, f"{name}_negative"], [f"{name}_scaled"], name=f"{name}_mul"),
+            onnx.helper.make_node("Sub", [f"{name}_positive", f"{name}_scaled"], [y], name=f"{name}_sub"),
+        ]
+        for added in nodes[-5:]:  # the new nodes belong to the PReLU's module (for `keep`)
+            added.metadata_props.extend(node.metadata_props)
+    del graph.node[:]
+    graph.node.extend(nodes)
 
 
 def load_onnxruntime(path: Path, threads: int) -> Runner:
@@ -146,13 +187,16 @@ def to_ort(model: nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
 
 
 _LITERT_SCRIPT = """\
-import sys, torch, litert_torch
+import json, sys, torch, litert_torch
 program, x = torch.export.load(sys.argv[1]).module(), torch.load(sys.argv[2])
 if len(sys.argv) > 4:  # full-integer: PT2E with LiteRT's quantizer, calibrated on the images given
     from litert_torch.quantize import pt2e_quantizer as q
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-    quantizer = q.PT2EQuantizer().set_global(q.get_symmetric_quantization_config(is_per_channel=True))
+    sys.path.insert(0, sys.argv[6])  # the repository, for the one helper both quantizers share
+    from reference_impls._pt2e import keep_float
+    quantizer = keep_float(q.PT2EQuantizer, json.loads(sys.argv[5]))
+    quantizer.set_global(q.get_symmetric_quantization_config(is_per_channel=True))
     prepared = prepare_pt2e(program, quantizer)
     images, batch = torch.load(sys.argv[4]), x.shape[0]
     for start in range(0, len(images) - batch + 1, batch):  # the program's one static batch size
@@ -175,11 +219,19 @@ else:
 """
 
 
-def to_tflite(model: nn.Module, x: torch.Tensor, path: Path, calibration: torch.Tensor | None = None) -> dict[str, Any]:
+def to_tflite(
+    model: nn.Module,
+    x: torch.Tensor,
+    path: Path,
+    calibration: torch.Tensor | None = None,
+    *,
+    keep: Sequence[str] = (),
+) -> dict[str, Any]:
     """Convert with litert-torch inside `.venv-litert`, handing the model over as a saved `torch.export` program.
 
     With `calibration` images the file is full-integer: int8 weights, activations, input and output (the LiteRT
-    interpreter's runner quantizes the input and dequantizes the output with the file's own parameters).
+    interpreter's runner quantizes the input and dequantizes the output with the file's own parameters), except
+    the submodules named in `keep`, which stay fp32 (`_pt2e.keep_float`).
     """
     python = LITERT_VENV / "bin" / "python"
     if not (LITERT_VENV / "complete").exists():
@@ -194,7 +246,7 @@ def to_tflite(model: nn.Module, x: torch.Tensor, path: Path, calibration: torch.
         arguments = [str(python), "-c", _LITERT_SCRIPT, str(program), str(example), str(path)]
         if calibration is not None:
             torch.save(calibration, images)
-            arguments.append(str(images))
+            arguments += [str(images), json.dumps(list(keep)), str(paths.ROOT)]
         done = subprocess.run(arguments, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         errors = [line for line in done.stderr.splitlines() if "Error" in line] or done.stderr.splitlines()[-1:]

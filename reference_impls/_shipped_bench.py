@@ -31,7 +31,8 @@ from torch import nn
 
 from reference_impls import _tflite
 from reference_impls._export import RUNTIME_LOADERS, Named, Runner, export, to_onnx, to_pte, to_tflite
-from reference_impls._measure import file_peak_memory, paired_latency, run_fresh
+from reference_impls._measure import file_peak_memory, onnxruntime_node_times, paired_latency, run_fresh
+from reference_impls._pt2e import pt2e_int8
 
 RUNTIMES = ("onnxruntime", "executorch", "litert")
 # The runtime whose latency and int8 speed-up stand at the top of a record, fixed before any run (no best-of);
@@ -57,59 +58,38 @@ class Exported:
 
 
 @torch.no_grad()
-def pt2e_int8(model: nn.Module, calibration: torch.Tensor, keep: Sequence[str] = ()) -> nn.Module:
-    """PT2E int8 with XNNPACK's quantizer, calibrated on `calibration`; the submodules named in `keep` stay fp32.
-
-    The quantizer annotates the whole graph; the annotations of every node that a kept submodule produced are then
-    dropped, so no observer goes there and its neighbours quantize and dequantize at its border. `keep` holds module
-    paths in `model` as `torch.export` records them (`model.top_down.2` for a port wrapped in `Named`).
-    """
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer,
-        get_symmetric_quantization_config,
-    )
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-    class KeepFloat(XNNPACKQuantizer):
-        def annotate(self, graph: torch.fx.GraphModule) -> torch.fx.GraphModule:
-            graph = super().annotate(graph)
-            for node in graph.graph.nodes:
-                paths = [path for path, _ in node.meta.get("nn_module_stack", {}).values()]
-                if any(p == k or p.startswith(k + ".") for p in paths for k in keep):
-                    node.meta.pop("quantization_annotation", None)
-            return graph
-
-    quantizer = KeepFloat().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    prepared = prepare_pt2e(torch.export.export(model, (calibration[:1],)).module(), quantizer)
-    for image in calibration:
-        prepared(image[None])
-    return convert_pt2e(prepared)
-
-
-@torch.no_grad()
 def export_port(
-    model: nn.Module, calibration: torch.Tensor, folder: Path, runtimes: Sequence[str] = RUNTIMES
+    model: nn.Module,
+    calibration: torch.Tensor,
+    folder: Path,
+    runtimes: Sequence[str] = RUNTIMES,
+    keep: Sequence[str] = (),
 ) -> dict[str, Exported]:
-    """The port in each of `runtimes`, fp32 and int8 (calibrated on `calibration`, (N, C, H, W)), under `folder`."""
+    """The port in each of `runtimes`, fp32 and int8 (calibrated on `calibration`, (N, C, H, W)), under `folder`.
+
+    `keep` names submodules (paths under `Named`, as `_pt2e.keep_float` takes them) that stay fp32 in every
+    runtime's int8 file: PT2E leaves them unannotated for ExecuTorch and LiteRT, and ONNX Runtime's quantizer
+    excludes the ONNX nodes they produced.
+    """
     from reference_impls.quantization import ort_static_int8
 
     wrapped, example = Named(model.eval()).eval(), calibration[:1]
     found = {}
     if "onnxruntime" in runtimes:
         fp32, int8 = folder / "port.onnx", folder / "port_int8.onnx"
-        to_onnx(wrapped, example, fp32)
-        ort_static_int8(str(fp32), str(int8), calibration, percentile=True)
+        exported = to_onnx(wrapped, example, fp32, keep=keep)
+        ort_static_int8(str(fp32), str(int8), calibration, percentile=True, exclude=exported.get("float_nodes", ()))
         found["onnxruntime"] = Exported("onnxruntime", fp32, int8)
     if "executorch" in runtimes:
         fp32, int8 = folder / "port.pte", folder / "port_int8.pte"
         to_pte(wrapped, example, fp32)
-        to_pte(pt2e_int8(wrapped, calibration), example, int8)
+        to_pte(pt2e_int8(wrapped, calibration, keep), example, int8)
         found["executorch"] = Exported("executorch", fp32, int8)
     if "litert" in runtimes:
         fp32, int8 = folder / "port.tflite", folder / "port_int8.tflite"
         to_tflite(wrapped, example, fp32)
         try:
-            to_tflite(wrapped, example, int8, calibration)
+            to_tflite(wrapped, example, int8, calibration, keep=keep)
             found["litert"] = Exported("litert", fp32, int8)
         except RuntimeError as error:
             found["litert"] = Exported("litert", fp32, None, note=f"no int8 file: {error}")
@@ -163,6 +143,9 @@ def latency_table(
         for name, port in exported.items():
             record = table[name] = {"fp32_bytes": port.fp32_bytes, "int8_bytes": port.int8_bytes}
             record["fp32_peak_rss_bytes"] = file_peak_memory(name, port.fp32_path, nchw)
+            if name == "onnxruntime":  # where the time goes, by ONNX Runtime's own profiler, at one thread
+                times = onnxruntime_node_times(str(port.fp32_path), {"x": nchw}, runs=runs)
+                record["op_time_share"] = op_time_share(times)
             if port.int8_path is None:
                 record["int8_note"] = port.note
             else:
@@ -183,6 +166,15 @@ def latency_table(
                 else:
                     table[name][f"threads_{n}"] = figures
     return table
+
+
+def op_time_share(times: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """Share of the total kernel time per operator type, largest first, from `measure.onnxruntime_node_times`."""
+    total = sum(t for _, t in times) or 1.0
+    shares: dict[str, float] = {}
+    for op, t in times:
+        shares[op] = shares.get(op, 0.0) + t / total
+    return dict(sorted(shares.items(), key=lambda kv: -kv[1]))
 
 
 def headline(result: dict[str, Any], runtimes: Sequence[str]) -> None:

@@ -214,11 +214,10 @@ def calibration_inputs(n: int, seed: int) -> torch.Tensor:
 def agreement(reference: list[list[dict[str, Any]]], raw: list[tuple[np.ndarray, ...]]) -> dict[str, float]:
     """Share of the reference detections reproduced, by box and keypoints and by box alone, and keypoint error."""
     ours = [detect(r) for r in raw]
-    n = max(sum(map(len, reference)), 1)
     errors = [det.keypoint_error(r, o) for ref, o in zip(reference, ours, strict=True) for r in ref]
     return {
-        "agreement": sum(det.reproduced(r, o) for r, o in zip(reference, ours, strict=True)) / n,
-        "box_agreement": sum(det.reproduced(r, o, np.inf) for r, o in zip(reference, ours, strict=True)) / n,
+        "agreement": det.agreement(reference, ours),
+        "box_agreement": det.agreement(reference, ours, np.inf),
         "keypoint_error_median": float(np.median(errors)) if errors else 0.0,
         "keypoint_error_max": float(np.max(errors)) if errors else 0.0,
     }

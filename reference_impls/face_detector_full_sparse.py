@@ -31,9 +31,9 @@ Quantized whole, this detector keeps fewer of the original's detections than the
 rows of the table above). The full run measures where the loss comes from: it quantizes the port with one block
 at a time left in fp32 (`blocks`, `pt2e_int8(keep=...)`) and scores each copy against the original on composites
 built with another seed, never on a test image (`int8_sensitivity`, the `int8_sensitivity` table). It then
-exports the copy that keeps the most sensitive block in fp32 to ExecuTorch and scores it on the test images like
-the all-int8 programs (`int8_mixed`): its agreement, its size and its speed-up over the fp32 program show what
-that one block costs and buys.
+quantizes the port for every runtime again with the most sensitive block kept in fp32 (`export_port(keep=...)`)
+and scores those files on the test images like the all-int8 ones (`int8_mixed`): their agreement, size and
+speed-up over each runtime's fp32 file show what that one block costs and buys.
 """
 
 from __future__ import annotations
@@ -244,16 +244,15 @@ def int8_sensitivity(model: BlazeFaceFullRange, calibration: Tensor, validation:
     The quantized graphs run in PyTorch, which computes what the int8 program computes (each quantized operator as
     dequantize, float operator, quantize), so the sweep ranks the blocks without exporting eleven programs.
     """
-    from reference_impls._export import outputs
-    from reference_impls._shipped_bench import Named, pt2e_int8
+    from reference_impls._export import Named, outputs
+    from reference_impls._pt2e import pt2e_int8
 
     reference = [detect(runner("original")(x[None])) for x in validation]
     rows = []
     for block, keep in ({"none": ()} | blocks(model)).items():
         quantized = pt2e_int8(Named(model), calibration, keep)
         found = [detect(tuple(outputs(quantized(torch.from_numpy(det.nchw(x[None])))))) for x in validation]
-        matched = sum(det.reproduced(r, f, det.KEYPOINT_TOLERANCE) for r, f in zip(reference, found, strict=True))
-        rows.append({"kept_in_fp32": block, "agreement": matched / max(sum(map(len, reference)), 1)})
+        rows.append({"kept_in_fp32": block, "agreement": det.agreement(reference, found)})
     return rows
 
 
@@ -262,37 +261,41 @@ def int8_mixed(
     cal: Tensor,
     inputs: np.ndarray,
     agreement: Callable[..., float],
-    executorch: Exported,
+    exported: dict[str, Exported],
     folder: Path,
     runs: int,
     seed: int,
 ) -> dict[str, Any]:
-    """The sweep on validation composites, then ExecuTorch int8 with its most sensitive block kept in fp32.
+    """The sweep on validation composites, then every runtime's int8 with the most sensitive block kept in fp32.
 
     The block is picked on composites built with another seed (`seed + 1`) before any test image is looked at;
-    `agreement` scores the chosen program on the test images exactly as the all-int8 programs are scored.
+    `agreement` scores the chosen files on the test images exactly as the all-int8 files are scored, and each
+    one's speed-up is over the same runtime's fp32 file (`exported`), timed call by call.
     """
-    from reference_impls import _face_set
-    from reference_impls._export import RUNTIME_LOADERS, to_pte
+    from reference_impls import _face_set, _shipped_bench
     from reference_impls._measure import paired_latency
-    from reference_impls._shipped_bench import Named, pt2e_int8
 
     composites = _face_set.build(len(cal), seed + 1, calibration=True).images
     rows = int8_sensitivity(model, cal, np.concatenate([det.letterbox(i, SIZE)[0] for i in composites]))
     chosen = max(rows[1:], key=lambda row: row["agreement"])["kept_in_fp32"]
-    path = folder / "port_int8_mixed.pte"
-    to_pte(pt2e_int8(Named(model), cal, blocks(model)[chosen]), cal[:1], path)
-    mixed, x = RUNTIME_LOADERS["executorch"](path, 1), det.nchw(inputs[:1])
-    found = [tuple(mixed(det.nchw(image[None]))) for image in inputs]
-    ms, full = paired_latency(lambda: mixed(x), lambda: executorch.fp32(x), runs=runs)
-    return {
-        "kept_in_fp32": chosen,
-        "agreement": agreement(found),
-        "box_agreement": agreement(found, np.inf),
-        "int8_bytes": path.stat().st_size,
-        "int8_speedup": full / ms,
-        "sensitivity": rows,
-    }
+    folder.mkdir()
+    mixed = _shipped_bench.export_port(model, cal, folder, tuple(exported), keep=blocks(model)[chosen])
+    result: dict[str, Any] = {"kept_in_fp32": chosen, "sensitivity": rows}
+    x = det.nchw(inputs[:1])
+    for name, port in mixed.items():
+        if port.int8 is None:
+            result[name] = {"note": port.note}
+            continue
+        found = [tuple(port.int8(det.nchw(image[None]))) for image in inputs]
+        int8, fp32 = port.int8, exported[name].fp32
+        ms, full = paired_latency(lambda: int8(x), lambda: fp32(x), runs=runs)  # noqa: B023 (called here, at once)
+        result[name] = {
+            "agreement": agreement(found),
+            "box_agreement": agreement(found, np.inf),
+            "int8_bytes": port.int8_bytes,
+            "int8_speedup": full / ms,
+        }
+    return result
 
 
 def sparsity_table() -> dict[str, Any]:
@@ -339,9 +342,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     reference, labelled = [detect(t) for t in theirs], slice(len(PHOTOS), None)
 
     def agreement(raw: list[tuple[np.ndarray, ...]], keypoints: float = det.KEYPOINT_TOLERANCE) -> float:
-        found = [detect(r) for r in raw]
-        matched = sum(det.reproduced(r, f, keypoints) for r, f in zip(reference, found, strict=True))
-        return matched / max(sum(map(len, reference)), 1)
+        return det.agreement(reference, [detect(r) for r in raw], keypoints)
 
     result: dict[str, Any] = {
         "images": len(inputs),
@@ -373,7 +374,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
             result["int8"][name] = {"agreement": agreement(int8), "box_agreement": agreement(int8, np.inf)}
         if not quick:
             result["coreml"] = _shipped_bench.coreml(model, cal[:1], Path(tmp))
-            mixed = int8_mixed(model, cal, inputs, agreement, exported["executorch"], Path(tmp), runs, seed)
+            mixed = int8_mixed(model, cal, inputs, agreement, exported, Path(tmp) / "mixed", runs, seed)
             result["tables"] = {"int8_sensitivity": mixed.pop("sensitivity")}
             result["int8_mixed"] = mixed
     _shipped_bench.headline(result, runtimes)

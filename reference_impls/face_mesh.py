@@ -116,7 +116,7 @@ PAPER_VS_OURS = (
 @register(
     "face_mesh",
     arxiv="1907.06724",
-    catalog_id="kartynnik2019realtime",
+    catalog_id="kartynnik2019real",
     input_shape=(1, 3, SIZE, SIZE),
     task="landmarks",
     versus=PAPER_VS_OURS,

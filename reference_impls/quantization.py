@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,7 @@ from kb.bench.environment import INT8_DOT_PRODUCT, cpu_info
 from reference_impls import _export as export
 from reference_impls._data import Split, mnist, subset
 from reference_impls._measure import onnxruntime_node_times, paired_latency, threads
+from reference_impls._pt2e import export_graph, pt2e_int8, xnnpack_quantizer
 from reference_impls._registry import Versus, experiment, experiment_cli, register
 from reference_impls._training import accuracy, seed_everything, train
 from reference_impls.separable import DepthwiseSeparableConv, conv_bn
@@ -150,40 +151,17 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     return folded
 
 
-def _quantizer() -> Any:
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer,
-        get_symmetric_quantization_config,
-    )
-
-    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-
-
-def _export(model: nn.Module, batch: int = 64) -> nn.Module:
-    """Export with a dynamic batch size, so one graph serves calibration, training and evaluation."""
-    x = torch.zeros(batch, *INPUT_SHAPE[1:])
-    dims = {"x": {0: torch.export.Dim("batch", min=1, max=4096)}}
-    return torch.export.export(model, (x,), dynamic_shapes=dims).module()
-
-
-@torch.no_grad()
 def ptq_pt2e(model: nn.Module, calibration: torch.Tensor) -> nn.Module:
     """Post-training static INT8 with PT2E and the XNNPACK quantizer, calibrated on `calibration` images."""
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-    prepared = prepare_pt2e(_export(model.eval()), _quantizer())
-    for start in range(0, calibration.shape[0], 64):
-        prepared(calibration[start : start + 64])
-    return convert_pt2e(prepared)
+    return pt2e_int8(model, calibration, batch=64)
 
 
 def qat_pt2e(model: nn.Module, split: Split, *, epochs: int, seed: int) -> nn.Module:
     """Quantization-aware fine-tuning of a trained model with PT2E fake quantization, then conversion to INT8."""
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import get_symmetric_quantization_config
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
 
-    quantizer = _quantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=True))
-    prepared = ExportedTrainer(prepare_qat_pt2e(_export(model.train()), quantizer))
+    graph = export_graph(model.train(), torch.zeros(64, *INPUT_SHAPE[1:]), dynamic_batch=True)
+    prepared = ExportedTrainer(prepare_qat_pt2e(graph, xnnpack_quantizer(qat=True)))
     # A small learning rate: the weights only adjust to the rounding, they are already trained.
     train(prepared, split, epochs=epochs, lr=1e-4, seed=seed, desc="QAT")
     return convert_pt2e(prepared.graph)
@@ -226,6 +204,7 @@ def ort_static_int8(
     signed: bool = False,
     operators: bool = False,
     percentile: bool = False,
+    exclude: Sequence[str] = (),
 ) -> None:
     """ONNX Runtime static quantization: per-channel 8-bit weights; uint8 activations in QDQ format by default.
 
@@ -233,6 +212,7 @@ def ort_static_int8(
     (QOperator format) instead of QuantizeLinear/DequantizeLinear pairs around float operators for the runtime to fuse.
     `percentile` sets each activation's range from the 0.001st to the 99.999th percentile of its calibration values
     instead of their minimum and maximum, so that one outlier does not coarsen every step of a layer.
+    `exclude` names ONNX nodes that stay fp32 (`export.to_onnx(keep=...)` lists a submodule's nodes).
     Weights are int8 where the CPU has an int8 dot-product instruction and uint8 where it has not (`ort_weight_type`);
     with `signed` activations they are int8, the only pairing ONNX Runtime accepts for them.
     """
@@ -258,6 +238,7 @@ def ort_static_int8(
         Reader(),
         quant_format=QuantFormat.QOperator if operators else QuantFormat.QDQ,
         per_channel=True,
+        nodes_to_exclude=list(exclude),
         calibrate_method=CalibrationMethod.Percentile if percentile else CalibrationMethod.MinMax,
         activation_type=QuantType.QInt8 if signed else QuantType.QUInt8,
         # ONNX Runtime pairs int8 activations with int8 weights only (S8S8).

@@ -76,3 +76,24 @@ def test_two_output_detector_exports_to_onnx_with_parity(tmp_path):
 def test_unknown_format_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown formats"):
         export_all(separable_conv(channels=4), torch.randn(1, 4, 4, 4), tmp_path, ["tflite", "caffe"])
+
+
+def test_onnx_export_writes_prelu_as_relus_and_lists_a_kept_modules_nodes(tmp_path):
+    """`PRelu` becomes Relu/Neg/Relu/Mul/Sub with the same outputs; `keep` names the nodes of that module."""
+    import numpy as np
+    import onnx
+
+    from reference_impls._export import load_onnxruntime, to_onnx
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.PReLU(4), torch.nn.Conv2d(4, 2, 1)).eval()
+    with torch.no_grad():
+        model[1].weight.uniform_(0.1, 0.9)
+    x = torch.randn(1, 3, 8, 8)
+    record = to_onnx(torch.nn.Sequential(model).eval(), x, tmp_path / "m.onnx", keep=("0.1",))
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node]
+    assert "PRelu" not in ops and ops.count("Relu") == 2 and "Neg" in ops
+    assert len(record["float_nodes"]) == 5  # the rewrite's five nodes, all in the PReLU's module
+    ours = load_onnxruntime(tmp_path / "m.onnx", 1)(x.numpy())[0]
+    with torch.no_grad():
+        assert np.abs(ours - model(x).numpy()).max() < 1e-5

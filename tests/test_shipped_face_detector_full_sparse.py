@@ -85,11 +85,10 @@ def test_quick_experiment_reaches_the_parity_targets():
 
 def test_int8_keeps_the_named_block_in_float(model):
     """`pt2e_int8(keep=...)` leaves the kept block's convolutions on float weights and quantizes every other one."""
-    from reference_impls import _shipped_bench
+    from reference_impls._export import Named
+    from reference_impls._pt2e import pt2e_int8
 
-    quantized = _shipped_bench.pt2e_int8(
-        _shipped_bench.Named(model), torch.rand(2, 3, 192, 192) * 2 - 1, ("model.top_down.2",)
-    )
+    quantized = pt2e_int8(Named(model), torch.rand(2, 3, 192, 192) * 2 - 1, ("model.top_down.2",))
     int8_weights: dict[bool, set[bool]] = {True: set(), False: set()}
     for node in quantized.graph.nodes:
         if node.op == "call_function" and "conv2d" in str(node.target):
@@ -98,3 +97,29 @@ def test_int8_keeps_the_named_block_in_float(model):
             int8_weights[kept].add("dequantize" in str(getattr(node.args[1], "target", "")))
     assert int8_weights == {True: {False}, False: {True}}
     assert set(fs.blocks(model)) >= {"stem", "top_down.2", "heads"}
+
+
+@pytest.mark.slow
+def test_every_runtime_keeps_the_named_block_in_float(model, tmp_path):
+    """`export_port(keep=...)`: the kept block's convolutions read float weights in the ONNX and the LiteRT int8 files."""
+    import onnx
+    from ai_edge_litert.interpreter import Interpreter
+
+    from reference_impls import _shipped_bench
+
+    kept = [m for m in model.top_down[2].modules() if isinstance(m, torch.nn.Conv2d)]
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    calibration = torch.rand(2, 3, 192, 192) * 2 - 1
+    _shipped_bench.export_port(
+        model, calibration, tmp_path, ("onnxruntime", "litert"), keep=fs.blocks(model)["top_down.2"]
+    )
+    graph = onnx.load(str(tmp_path / "port_int8.onnx")).graph
+    float_weights = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 4}
+    onnx_convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert len(onnx_convs) == convs
+    assert sum(n.input[1] in float_weights for n in onnx_convs) == len(kept) > 0
+    interpreter = Interpreter(model_path=str(tmp_path / "port_int8.tflite"))
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    lite_convs = [op for op in interpreter._get_ops_details() if "CONV_2D" in op["op_name"]]
+    assert len(lite_convs) == convs
+    assert sum(tensors[op["inputs"][1]]["dtype"] == np.float32 for op in lite_convs) == len(kept)

@@ -64,12 +64,11 @@ def test_run_image_puts_the_eyes_inside_the_face_box():
 
 def test_int8_pt2e_keeps_the_landmarks(model, original):
     """PT2E int8 (the graph ExecuTorch lowers), calibrated on composites that use other LFW faces."""
-    from reference_impls import _shipped_bench
+    from reference_impls._export import Named
+    from reference_impls._pt2e import pt2e_int8
 
     calibration = fm.face_crops(8, 0, calibration=True)[1]
-    quantized = _shipped_bench.pt2e_int8(
-        _shipped_bench.Named(model), torch.from_numpy(np.ascontiguousarray(calibration.transpose(0, 3, 1, 2)))
-    )
+    quantized = pt2e_int8(Named(model), torch.from_numpy(np.ascontiguousarray(calibration.transpose(0, 3, 1, 2))))
     scores = []
     for photo in fm.PHOTOS:
         x = face_crop(photo)
