@@ -103,11 +103,12 @@ def test_quick_experiment_reaches_the_targets():
 
 def test_int8_pt2e_keeps_agreement(model, original):
     """The PT2E int8 graph that ExecuTorch lowers, run in PyTorch (lowering takes a minute; `run()` does it)."""
-    from reference_impls import _shipped_bench
+    from reference_impls._export import Named
+    from reference_impls._pt2e import pt2e_int8
 
     _, inputs, _ = bf.evaluation_inputs(10, 10, seed=0)
     reference = [bf.detect(original(x[None])) for x in inputs]
-    quantized = _shipped_bench.pt2e_int8(_shipped_bench.Named(model), bf.calibration_inputs(8, 0))
+    quantized = pt2e_int8(Named(model), bf.calibration_inputs(8, 0))
     with torch.no_grad():
         raw = [tuple(t.numpy() for t in quantized(torch.from_numpy(det.nchw(x[None])))) for x in inputs]
     assert bf.agreement(reference, raw)["agreement"] >= 0.9

@@ -55,9 +55,10 @@ def test_run_image_writes_the_mask_at_the_photographs_size(tmp_path):
 
 def test_int8_pt2e_keeps_the_person_masks(model, original):
     """PT2E int8 (the graph ExecuTorch lowers), calibrated on face-set composites, never on these photographs."""
-    from reference_impls import _shipped_bench
+    from reference_impls._export import Named
+    from reference_impls._pt2e import pt2e_int8
 
-    quantized = _shipped_bench.pt2e_int8(_shipped_bench.Named(model), ss.calibration_inputs(16, 0))
+    quantized = pt2e_int8(Named(model), ss.calibration_inputs(16, 0))
     ious = []
     for photo in ss.PHOTOS[: ss.PEOPLE]:
         x, _ = ss.preprocess(_shipped.photo(photo))
