@@ -9,7 +9,7 @@ inside `.venv-litert` (`export.to_tflite`), which is why this module imports not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -70,3 +70,20 @@ def pt2e_int8(model: nn.Module, calibration: torch.Tensor, keep: Sequence[str] =
     for start in range(0, calibration.shape[0], batch):
         prepared(calibration[start : start + batch])
     return convert_pt2e(prepared)
+
+
+def sensitivity(
+    model: nn.Module,
+    calibration: torch.Tensor,
+    units: Mapping[str, Sequence[str]],
+    score: Callable[[nn.Module], float],
+) -> list[dict[str, Any]]:
+    """`score` of the PT2E int8 graph with nothing kept in fp32, then with each of `units` kept in fp32 alone.
+
+    The quantized graphs run in PyTorch, which computes what the int8 program computes (each quantized operator as
+    dequantize, float operator, quantize), so a sweep ranks the units without lowering one program per unit.
+    """
+    return [
+        {"kept_in_fp32": name, "agreement": score(pt2e_int8(model, calibration, keep))}
+        for name, keep in ({"none": ()} | dict(units)).items()
+    ]

@@ -2,7 +2,7 @@
 
 The port is exported through the harness (`export.py`) to ONNX Runtime, to ExecuTorch with XNNPACK and to LiteRT
 (litert-torch), and quantized to int8 for each, calibrated on images that are not test images: ONNX Runtime's
-static quantization (QDQ, per-channel 8-bit weights of `quantization.ort_weight_type`, uint8 activations whose
+static quantization (QDQ, per-channel 8-bit weights of `_ort.ort_weight_type`, uint8 activations whose
 ranges are the 0.001st to 99.999th percentiles of the calibration values, not their extremes), PT2E with
 the XNNPACK quantizer (per-channel symmetric weights, per-tensor activations) lowered to ExecuTorch, and PT2E with
 LiteRT's quantizer to a full-integer `.tflite`. A converter that fails is a result: the runtime's record says why.
@@ -32,6 +32,7 @@ from torch import nn
 from reference_impls import _tflite
 from reference_impls._export import RUNTIME_LOADERS, Named, Runner, export, to_onnx, to_pte, to_tflite
 from reference_impls._measure import file_peak_memory, onnxruntime_node_times, paired_latency, run_fresh
+from reference_impls._ort import ort_static_int8
 from reference_impls._pt2e import pt2e_int8
 
 RUNTIMES = ("onnxruntime", "executorch", "litert")
@@ -64,36 +65,109 @@ def export_port(
     folder: Path,
     runtimes: Sequence[str] = RUNTIMES,
     keep: Sequence[str] = (),
+    fp32: dict[str, Exported] | None = None,
 ) -> dict[str, Exported]:
     """The port in each of `runtimes`, fp32 and int8 (calibrated on `calibration`, (N, C, H, W)), under `folder`.
 
     `keep` names submodules (paths under `Named`, as `_pt2e.keep_float` takes them) that stay fp32 in every
     runtime's int8 file: PT2E leaves them unannotated for ExecuTorch and LiteRT, and ONNX Runtime's quantizer
-    excludes the ONNX nodes they produced.
+    excludes the ONNX nodes they produced. `fp32` (an earlier call's result) reuses those fp32 files for ExecuTorch
+    and LiteRT instead of lowering the same graph again; ONNX Runtime's is re-exported, for the names of the kept
+    nodes its quantizer must skip.
     """
-    from reference_impls.quantization import ort_static_int8
-
     wrapped, example = Named(model.eval()).eval(), calibration[:1]
     found = {}
     if "onnxruntime" in runtimes:
-        fp32, int8 = folder / "port.onnx", folder / "port_int8.onnx"
-        exported = to_onnx(wrapped, example, fp32, keep=keep)
-        ort_static_int8(str(fp32), str(int8), calibration, percentile=True, exclude=exported.get("float_nodes", ()))
-        found["onnxruntime"] = Exported("onnxruntime", fp32, int8)
+        full, int8 = folder / "port.onnx", folder / "port_int8.onnx"
+        exported = to_onnx(wrapped, example, full, keep=keep)
+        ort_static_int8(str(full), str(int8), calibration, percentile=True, exclude=exported.get("float_nodes", ()))
+        found["onnxruntime"] = Exported("onnxruntime", full, int8)
     if "executorch" in runtimes:
-        fp32, int8 = folder / "port.pte", folder / "port_int8.pte"
-        to_pte(wrapped, example, fp32)
+        full, int8 = fp32["executorch"].fp32_path if fp32 else folder / "port.pte", folder / "port_int8.pte"
+        if not fp32:
+            to_pte(wrapped, example, full)
         to_pte(pt2e_int8(wrapped, calibration, keep), example, int8)
-        found["executorch"] = Exported("executorch", fp32, int8)
+        found["executorch"] = Exported("executorch", full, int8)
     if "litert" in runtimes:
-        fp32, int8 = folder / "port.tflite", folder / "port_int8.tflite"
-        to_tflite(wrapped, example, fp32)
+        full, int8 = fp32["litert"].fp32_path if fp32 else folder / "port.tflite", folder / "port_int8.tflite"
+        if not fp32:
+            to_tflite(wrapped, example, full)
         try:
             to_tflite(wrapped, example, int8, calibration, keep=keep)
-            found["litert"] = Exported("litert", fp32, int8)
+            found["litert"] = Exported("litert", full, int8)
         except RuntimeError as error:
-            found["litert"] = Exported("litert", fp32, None, note=f"no int8 file: {error}")
+            found["litert"] = Exported("litert", full, None, note=f"no int8 file: {error}")
     return found
+
+
+def score_exports(
+    result: dict[str, Any],
+    exported: dict[str, Exported],
+    nchw: np.ndarray,
+    ours: Sequence[Any],
+    score: Callable[[list[Any]], dict[str, Any]],
+    decode: Callable[[list[np.ndarray]], Any] = tuple,
+) -> None:
+    """Every runtime's files on the evaluation images `nchw`, one at a time, into `result`.
+
+    The fp32 file's largest difference from eager PyTorch (`ours`, decoded alike) goes into the runtime's latency
+    record as `export_max_abs_diff`; the int8 file's decoded outputs go to `score`, whose dict becomes
+    `result["int8"][runtime]` (or the runtime's note, when it has no int8 file).
+    """
+    for name, port in exported.items():
+        fp32 = [decode(port.fp32(x[None])) for x in nchw]
+        result["latency"][name]["export_max_abs_diff"] = max(map(max_abs_diff, fp32, ours))
+        if port.int8 is None:
+            result["int8"][name] = {"note": port.note}
+        else:
+            result["int8"][name] = score([decode(port.int8(x[None])) for x in nchw])
+
+
+def int8_kept(
+    model: nn.Module,
+    calibration: torch.Tensor,
+    keep: Sequence[str],
+    exported: dict[str, Exported],
+    folder: Path,
+    nchw: np.ndarray,
+    score: Callable[[list[Any]], dict[str, Any]],
+    runs: int,
+    decode: Callable[[list[np.ndarray]], Any] = tuple,
+) -> dict[str, Any]:
+    """Every runtime's int8 file rebuilt with the submodules `keep` in fp32, scored and timed like the all-int8 one.
+
+    Per runtime: `score` of its outputs on the evaluation images `nchw`, the int8 file's size, and its speed-up
+    over the same runtime's fp32 file in `exported`, timed call by call at one thread.
+    """
+    folder.mkdir()
+    result: dict[str, Any] = {}
+    for name, port in export_port(model, calibration, folder, tuple(exported), keep, fp32=exported).items():
+        if port.int8 is None:
+            result[name] = {"note": port.note}
+            continue
+        result[name] = score([decode(port.int8(x[None])) for x in nchw]) | {"int8_bytes": port.int8_bytes}
+        result[name]["int8_speedup"] = int8_speedup(port.int8, exported[name].fp32, nchw[:1], runs)[1]
+    return result
+
+
+def prelu_rewrite(model: nn.Module, example: torch.Tensor, rewritten: Path, folder: Path, runs: int) -> dict[str, Any]:
+    """What `export.to_onnx` writing each `PRelu` as `Relu`, `Neg`, `Mul` and `Sub` does in ONNX Runtime.
+
+    The same port exported with the native operator, beside the rewritten file, timed call by call at one thread;
+    where the native file's kernel time goes, by ONNX Runtime's profiler; and the largest difference between the two.
+    """
+    native = folder / "port_native_prelu.onnx"
+    to_onnx(Named(model.eval()).eval(), example, native, prelu_as_relus=False)
+    first, second = (RUNTIME_LOADERS["onnxruntime"](path, 1) for path in (native, rewritten))
+    x = example.numpy()
+    native_ms, rewritten_ms = paired_latency(lambda: first(x), lambda: second(x), runs=runs)
+    return {
+        "native_p50_ms": native_ms,
+        "rewritten_p50_ms": rewritten_ms,
+        "speedup": native_ms / rewritten_ms,
+        "max_abs_diff": max_abs_diff(first(x), second(x)),
+        "native_op_time_share": op_time_share(onnxruntime_node_times(str(native), {"x": x}, runs=runs)),
+    }
 
 
 def coreml(model: nn.Module, example: torch.Tensor, folder: Path) -> dict[str, Any]:
@@ -102,9 +176,17 @@ def coreml(model: nn.Module, example: torch.Tensor, folder: Path) -> dict[str, A
     return {key: record.get(key) for key in ("size_bytes", "coreml_ops", "spec_ok", "note")}
 
 
-def max_abs_diff(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
-    """The largest absolute difference between two lists of outputs."""
+def max_abs_diff(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[np.ndarray]) -> float:
+    """The largest absolute difference between two outputs, or two lists of outputs."""
+    if isinstance(a, np.ndarray):
+        a, b = [a], [b]
     return max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
+
+
+def int8_speedup(int8: Runner, fp32: Runner, nchw: np.ndarray, runs: int) -> tuple[float, float]:
+    """The int8 file's median latency (ms) and its speed-up over the fp32 file, timed call by call."""
+    quantized, full = paired_latency(lambda: int8(nchw), lambda: fp32(nchw), runs=runs)
+    return quantized, full / quantized
 
 
 def _figures(fp32: Runner, int8: Runner | None, reference: Runner, nchw: np.ndarray, runs: int) -> dict[str, float]:
@@ -119,8 +201,7 @@ def _figures(fp32: Runner, int8: Runner | None, reference: Runner, nchw: np.ndar
         "original_fps": 1e3 / theirs,
     }
     if int8 is not None:
-        quantized, full = paired_latency(lambda: int8(nchw), lambda: fp32(nchw), runs=runs)
-        figures |= {"int8_p50_ms": quantized, "int8_speedup": full / quantized}
+        figures["int8_p50_ms"], figures["int8_speedup"] = int8_speedup(int8, fp32, nchw, runs)
     return figures
 
 

@@ -254,23 +254,21 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         "port": det.recall_precision([detect(o) for o in ours][labelled], truths),
         "int8": {"calibration_images": n_calibration},
     }
+
+    def score(int8: list[tuple[np.ndarray, ...]]) -> dict[str, Any]:
+        return {
+            **agreement(reference, int8),
+            **det.recall_precision([detect(q) for q in int8][labelled], truths),
+            "max_abs_diff": max(map(_shipped_bench.max_abs_diff, int8, theirs)),
+        }
+
+    nchw = det.nchw(inputs)
     with tempfile.TemporaryDirectory(prefix="blazeface-front-") as tmp:
         exported = _shipped_bench.export_port(model, calibration_inputs(n_calibration, seed), Path(tmp), runtimes)
         result["latency"] = _shipped_bench.latency_table(
-            exported, _shipped.model_path(FILE), det.nchw(inputs[:1]), runs, threads=(1,) if quick else (1, 2)
+            exported, _shipped.model_path(FILE), nchw[:1], runs, threads=(1,) if quick else (1, 2)
         )
-        for name, port_in in exported.items():
-            fp32 = [tuple(port_in.fp32(det.nchw(x[None]))) for x in inputs]
-            result["latency"][name]["export_max_abs_diff"] = max(map(_shipped_bench.max_abs_diff, fp32, ours))
-            if port_in.int8 is None:
-                result["int8"][name] = {"note": port_in.note}
-                continue
-            int8 = [tuple(port_in.int8(det.nchw(x[None]))) for x in inputs]
-            result["int8"][name] = {
-                **agreement(reference, int8),
-                **det.recall_precision([detect(q) for q in int8][labelled], truths),
-                "max_abs_diff": max(map(_shipped_bench.max_abs_diff, int8, theirs)),
-            }
+        _shipped_bench.score_exports(result, exported, nchw, ours, score)
         if not quick:
             result["coreml"] = _shipped_bench.coreml(model, calibration_inputs(1, seed), Path(tmp))
     _shipped_bench.headline(result, runtimes)

@@ -58,6 +58,7 @@ from reference_impls import _export as export
 from reference_impls._data import mnist, subset
 from reference_impls._measure import count_macs, count_params, threads
 from reference_impls._models import LeNet300100
+from reference_impls._ort import ort_static_int8
 from reference_impls._registry import Versus, experiment, experiment_cli, register
 from reference_impls._training import accuracy, seed_everything, train
 from reference_impls.distillation import distillation_loss, train_teacher, with_teacher_logits
@@ -72,7 +73,7 @@ from reference_impls.pruning import (
     unpack_bits,
     write_sparse,
 )
-from reference_impls.quantization import first_output, ort_static_int8, runtime_accuracy
+from reference_impls.quantization import first_output, runtime_accuracy
 
 INPUT_SHAPE = (1, 1, 28, 28)
 TEMPERATURE, ALPHA = 4.0, 0.9

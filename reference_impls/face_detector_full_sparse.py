@@ -30,7 +30,7 @@ call, and the per-layer sparsity with the file's size against a dense copy; the 
 Quantized whole, this detector keeps fewer of the original's detections than the front-camera one does (the int8
 rows of the table above). The full run measures where the loss comes from: it quantizes the port with one block
 at a time left in fp32 (`blocks`, `pt2e_int8(keep=...)`) and scores each copy against the original on composites
-built with another seed, never on a test image (`int8_sensitivity`, the `int8_sensitivity` table). It then
+built with another seed, never on a test image (`_pt2e.sensitivity`, the `int8_sensitivity` table). It then
 quantizes the port for every runtime again with the most sensitive block kept in fp32 (`export_port(keep=...)`)
 and scores those files on the test images like the all-int8 ones (`int8_mixed`): their agreement, size and
 speed-up over each runtime's fp32 file show what that one block costs and buys.
@@ -238,29 +238,11 @@ def blocks(model: BlazeFaceFullRange) -> dict[str, tuple[str, ...]]:
     return {"stem": ("model.stem",)} | stages | steps | {"heads": ("model.score", "model.box")}
 
 
-def int8_sensitivity(model: BlazeFaceFullRange, calibration: Tensor, validation: np.ndarray) -> list[dict[str, Any]]:
-    """Agreement with the original on `validation` (NHWC composites, never a test image) when one block stays fp32.
-
-    The quantized graphs run in PyTorch, which computes what the int8 program computes (each quantized operator as
-    dequantize, float operator, quantize), so the sweep ranks the blocks without exporting eleven programs.
-    """
-    from reference_impls._export import Named, outputs
-    from reference_impls._pt2e import pt2e_int8
-
-    reference = [detect(runner("original")(x[None])) for x in validation]
-    rows = []
-    for block, keep in ({"none": ()} | blocks(model)).items():
-        quantized = pt2e_int8(Named(model), calibration, keep)
-        found = [detect(tuple(outputs(quantized(torch.from_numpy(det.nchw(x[None])))))) for x in validation]
-        rows.append({"kept_in_fp32": block, "agreement": det.agreement(reference, found)})
-    return rows
-
-
 def int8_mixed(
     model: BlazeFaceFullRange,
     cal: Tensor,
-    inputs: np.ndarray,
-    agreement: Callable[..., float],
+    nchw: np.ndarray,
+    score: Callable[[list[Any]], dict[str, Any]],
     exported: dict[str, Exported],
     folder: Path,
     runs: int,
@@ -269,33 +251,25 @@ def int8_mixed(
     """The sweep on validation composites, then every runtime's int8 with the most sensitive block kept in fp32.
 
     The block is picked on composites built with another seed (`seed + 1`) before any test image is looked at;
-    `agreement` scores the chosen files on the test images exactly as the all-int8 files are scored, and each
-    one's speed-up is over the same runtime's fp32 file (`exported`), timed call by call.
+    `_shipped_bench.int8_kept` rebuilds each runtime's int8 file with it and scores them on the test images `nchw`
+    exactly as the all-int8 files are scored.
     """
     from reference_impls import _face_set, _shipped_bench
-    from reference_impls._measure import paired_latency
+    from reference_impls._export import Named, outputs
+    from reference_impls._pt2e import sensitivity
 
     composites = _face_set.build(len(cal), seed + 1, calibration=True).images
-    rows = int8_sensitivity(model, cal, np.concatenate([det.letterbox(i, SIZE)[0] for i in composites]))
+    validation = np.concatenate([det.letterbox(i, SIZE)[0] for i in composites])
+    reference = [detect(_runner("original")(x[None])) for x in validation]
+    batch = torch.from_numpy(det.nchw(validation))
+
+    def agreement(quantized: nn.Module) -> float:
+        return det.agreement(reference, [detect(tuple(outputs(quantized(x[None])))) for x in batch])
+
+    rows = sensitivity(Named(model), cal, blocks(model), agreement)
     chosen = max(rows[1:], key=lambda row: row["agreement"])["kept_in_fp32"]
-    folder.mkdir()
-    mixed = _shipped_bench.export_port(model, cal, folder, tuple(exported), keep=blocks(model)[chosen])
-    result: dict[str, Any] = {"kept_in_fp32": chosen, "sensitivity": rows}
-    x = det.nchw(inputs[:1])
-    for name, port in mixed.items():
-        if port.int8 is None:
-            result[name] = {"note": port.note}
-            continue
-        found = [tuple(port.int8(det.nchw(image[None]))) for image in inputs]
-        int8, fp32 = port.int8, exported[name].fp32
-        ms, full = paired_latency(lambda: int8(x), lambda: fp32(x), runs=runs)  # noqa: B023 (called here, at once)
-        result[name] = {
-            "agreement": agreement(found),
-            "box_agreement": agreement(found, np.inf),
-            "int8_bytes": port.int8_bytes,
-            "int8_speedup": full / ms,
-        }
-    return result
+    kept = _shipped_bench.int8_kept(model, cal, blocks(model)[chosen], exported, folder, nchw, score, runs)
+    return {"kept_in_fp32": chosen, "sensitivity": rows} | kept
 
 
 def sparsity_table() -> dict[str, Any]:
@@ -328,7 +302,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     torch.manual_seed(seed)
     n_faces, n_calibration, runs = (10, 8, 30) if quick else (200, 128, 200)
     runtimes = ("onnxruntime",) if quick else _shipped_bench.RUNTIMES
-    model, original = face_detector_full_sparse(), runner("original")
+    model, original = face_detector_full_sparse(), _runner("original")
     images = [det.letterbox(_shipped.photo(name), SIZE) for name in PHOTOS]
     faces = _face_set.build(n_faces, seed, blazeface_front.detect_faces)
     truths = []
@@ -343,6 +317,9 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
 
     def agreement(raw: list[tuple[np.ndarray, ...]], keypoints: float = det.KEYPOINT_TOLERANCE) -> float:
         return det.agreement(reference, [detect(r) for r in raw], keypoints)
+
+    def score(int8: list[tuple[np.ndarray, ...]]) -> dict[str, float]:
+        return {"agreement": agreement(int8), "box_agreement": agreement(int8, np.inf)}
 
     result: dict[str, Any] = {
         "images": len(inputs),
@@ -359,22 +336,16 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     }
     calibration = _face_set.build(n_calibration, seed, calibration=True).images
     cal = torch.from_numpy(det.nchw(np.concatenate([det.letterbox(i, SIZE)[0] for i in calibration])))
+    nchw = det.nchw(inputs)
     with tempfile.TemporaryDirectory(prefix="full-sparse-") as tmp:
         exported = _shipped_bench.export_port(model, cal, Path(tmp), runtimes)
         result["latency"] = _shipped_bench.latency_table(
-            exported, _shipped.model_path(FILE), det.nchw(inputs[:1]), runs, threads=(1,) if quick else (1, 2)
+            exported, _shipped.model_path(FILE), nchw[:1], runs, threads=(1,) if quick else (1, 2)
         )
-        for name, port in exported.items():
-            fp32 = [tuple(port.fp32(det.nchw(x[None]))) for x in inputs]
-            result["latency"][name]["export_max_abs_diff"] = max(map(_shipped_bench.max_abs_diff, fp32, ours))
-            if port.int8 is None:
-                result["int8"][name] = {"note": port.note}
-                continue
-            int8 = [tuple(port.int8(det.nchw(x[None]))) for x in inputs]
-            result["int8"][name] = {"agreement": agreement(int8), "box_agreement": agreement(int8, np.inf)}
+        _shipped_bench.score_exports(result, exported, nchw, ours, score)
         if not quick:
             result["coreml"] = _shipped_bench.coreml(model, cal[:1], Path(tmp))
-            mixed = int8_mixed(model, cal, inputs, agreement, exported, Path(tmp) / "mixed", runs, seed)
+            mixed = int8_mixed(model, cal, nchw, score, exported, Path(tmp) / "mixed", runs, seed)
             result["tables"] = {"int8_sensitivity": mixed.pop("sensitivity")}
             result["int8_mixed"] = mixed
     _shipped_bench.headline(result, runtimes)

@@ -254,28 +254,24 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     calibration = torch.from_numpy(
         np.ascontiguousarray(face_crops(n_calibration, seed, calibration=True)[1].transpose(0, 3, 1, 2))
     )
+
+    def score(int8: list[tuple[np.ndarray, ...]]) -> dict[str, float]:
+        pairs = list(zip(theirs, int8, strict=True))
+        return {
+            "agreement": float(np.mean([agreement(landmarks(t), landmarks(q)) for t, q in pairs])),
+            "face_logit_max_abs_diff": max(abs(float(t[1].ravel()[0] - q[1].ravel()[0])) for t, q in pairs),
+        }
+
     with tempfile.TemporaryDirectory(prefix="face-mesh-") as tmp:
         exported = _shipped_bench.export_port(model, calibration, Path(tmp), runtimes)
         result["latency"] = _shipped_bench.latency_table(
             exported, _shipped.model_path(FILE), nchw[:1], runs, threads=(1,) if quick else (1, 2)
         )
-        for name, port in exported.items():
-            fp32 = [tuple(port.fp32(x[None])) for x in nchw]
-            result["latency"][name]["export_max_abs_diff"] = max(map(_shipped_bench.max_abs_diff, fp32, ours))
-            if port.int8 is None:
-                result["int8"][name] = {"note": port.note}
-                continue
-            int8 = [tuple(port.int8(x[None])) for x in nchw]
-            result["int8"][name] = {
-                "agreement": float(
-                    np.mean([agreement(landmarks(t), landmarks(q)) for t, q in zip(theirs, int8, strict=True)])
-                ),
-                "face_logit_max_abs_diff": max(
-                    abs(float(t[1].ravel()[0] - q[1].ravel()[0])) for t, q in zip(theirs, int8, strict=True)
-                ),
-            }
+        _shipped_bench.score_exports(result, exported, nchw, ours, score)
         if not quick:
             result["coreml"] = _shipped_bench.coreml(model, calibration[:1], Path(tmp))
+            rewritten = exported["onnxruntime"].fp32_path
+            result["prelu_rewrite"] = _shipped_bench.prelu_rewrite(model, calibration[:1], rewritten, Path(tmp), runs)
     _shipped_bench.headline(result, runtimes)
     return result
 

@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,7 @@ from kb.bench.environment import INT8_DOT_PRODUCT, cpu_info
 from reference_impls import _export as export
 from reference_impls._data import Split, mnist, subset
 from reference_impls._measure import onnxruntime_node_times, paired_latency, threads
+from reference_impls._ort import ort_static_int8, ort_weight_type
 from reference_impls._pt2e import export_graph, pt2e_int8, xnnpack_quantizer
 from reference_impls._registry import Versus, experiment, experiment_cli, register
 from reference_impls._training import accuracy, seed_everything, train
@@ -194,67 +195,6 @@ def litert_pair(
         files.append(path)
         runners.append(first_output(export.load_tflite(path, threads=1)))
     return files, runners
-
-
-def ort_static_int8(
-    fp32_path: str,
-    int8_path: str,
-    calibration: torch.Tensor,
-    *,
-    signed: bool = False,
-    operators: bool = False,
-    percentile: bool = False,
-    exclude: Sequence[str] = (),
-) -> None:
-    """ONNX Runtime static quantization: per-channel 8-bit weights; uint8 activations in QDQ format by default.
-
-    `signed` stores activations as int8 instead of uint8; `operators` writes fused QLinearConv/QLinearMatMul nodes
-    (QOperator format) instead of QuantizeLinear/DequantizeLinear pairs around float operators for the runtime to fuse.
-    `percentile` sets each activation's range from the 0.001st to the 99.999th percentile of its calibration values
-    instead of their minimum and maximum, so that one outlier does not coarsen every step of a layer.
-    `exclude` names ONNX nodes that stay fp32 (`export.to_onnx(keep=...)` lists a submodule's nodes).
-    Weights are int8 where the CPU has an int8 dot-product instruction and uint8 where it has not (`ort_weight_type`);
-    with `signed` activations they are int8, the only pairing ONNX Runtime accepts for them.
-    """
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.images = iter(calibration.numpy())
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            image = next(self.images, None)
-            return None if image is None else {"x": image[None]}
-
-    quantize_static(
-        fp32_path,
-        int8_path,
-        Reader(),
-        quant_format=QuantFormat.QOperator if operators else QuantFormat.QDQ,
-        per_channel=True,
-        nodes_to_exclude=list(exclude),
-        calibrate_method=CalibrationMethod.Percentile if percentile else CalibrationMethod.MinMax,
-        activation_type=QuantType.QInt8 if signed else QuantType.QUInt8,
-        # ONNX Runtime pairs int8 activations with int8 weights only (S8S8).
-        weight_type=QuantType.QInt8 if signed or ort_weight_type() == "int8" else QuantType.QUInt8,
-    )
-
-
-def ort_weight_type() -> str:
-    """The weight type ONNX Runtime's int8 kernels compute correctly on this CPU: "int8" or "uint8".
-
-    Without an int8 dot-product instruction (VNNI, AMX, Arm's dot product), ONNX Runtime's x86 kernels multiply
-    uint8 activations by int8 weights with `vpmaddubsw`, which adds pairs of products into int16 and saturates
-    (2 · 255 · 127 > 32767), so a layer whose products are large gives wrong sums. ONNX Runtime's quantization guide
-    names uint8 weights (U8U8) as the remedy on such CPUs; with the instruction, int8 weights.
-    """
-    return "int8" if any(flag in cpu_info()["isa"] for flag in INT8_DOT_PRODUCT) else "uint8"
 
 
 def int8_weight_fraction(onnx_path: str) -> float:

@@ -238,32 +238,27 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     nchw = np.ascontiguousarray(inputs.transpose(0, 3, 1, 2))
     result: dict[str, Any] = {
         "photographs": list(PHOTOS),
-        "reference_max_abs_diff": max(float(np.abs(t - o).max()) for t, o in zip(theirs, ours, strict=True)),
+        "reference_max_abs_diff": max(map(_shipped_bench.max_abs_diff, theirs, ours)),
         "reference_agreement": float(np.mean(ious)),
         "reference_agreement_min": min(ious),
         "int8": {"calibration_images": n_calibration},
     }
+
+    def score(int8: list[np.ndarray]) -> dict[str, Any]:
+        int8_ious = [mask_iou(t, q) for t, q in zip(theirs, int8, strict=True)]
+        return {
+            "agreement": float(np.mean(int8_ious)),
+            "agreement_people": float(np.mean(int8_ious[:PEOPLE])),
+            "mask_iou": dict(zip(PHOTOS, int8_ious, strict=True)),
+            "max_abs_diff": max(map(_shipped_bench.max_abs_diff, theirs, int8)),
+        }
+
     with tempfile.TemporaryDirectory(prefix="selfie-") as tmp:
         exported = _shipped_bench.export_port(model, calibration_inputs(n_calibration, seed), Path(tmp), runtimes)
         result["latency"] = _shipped_bench.latency_table(
             exported, _shipped.model_path(FILE), nchw[:1], runs, threads=(1,) if quick else (1, 2)
         )
-        for name, port in exported.items():
-            fp32 = [port.fp32(x[None])[0][:, 0] for x in nchw]
-            result["latency"][name]["export_max_abs_diff"] = max(
-                float(np.abs(f - o).max()) for f, o in zip(fp32, ours, strict=True)
-            )
-            if port.int8 is None:
-                result["int8"][name] = {"note": port.note}
-                continue
-            int8 = [port.int8(x[None])[0][:, 0] for x in nchw]
-            int8_ious = [mask_iou(t, q) for t, q in zip(theirs, int8, strict=True)]
-            result["int8"][name] = {
-                "agreement": float(np.mean(int8_ious)),
-                "agreement_people": float(np.mean(int8_ious[:PEOPLE])),
-                "mask_iou": dict(zip(PHOTOS, int8_ious, strict=True)),
-                "max_abs_diff": max(float(np.abs(t - q).max()) for t, q in zip(theirs, int8, strict=True)),
-            }
+        _shipped_bench.score_exports(result, exported, nchw, ours, score, decode=lambda raw: raw[0][:, 0])
         if not quick:
             result["coreml"] = _shipped_bench.coreml(model, torch.from_numpy(nchw[:1]), Path(tmp))
     _shipped_bench.headline(result, runtimes)

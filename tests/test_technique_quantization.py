@@ -9,6 +9,7 @@ import torch
 from reference_impls import _export as export
 from reference_impls import quantization as q
 from reference_impls._data import mnist, subset
+from reference_impls._ort import ort_static_int8, ort_weight_type
 from reference_impls._training import train
 
 pytestmark = pytest.mark.slow
@@ -64,11 +65,11 @@ def test_onnxruntime_qdq_model_stores_8_bit_weights_of_the_type_this_cpu_compute
     model, split = trained
     fp32_path, int8_path = str(tmp_path / "fp32.onnx"), str(tmp_path / "int8.onnx")
     to_onnx(model, fp32_path)
-    q.ort_static_int8(fp32_path, int8_path, split.x_train[:64])
+    ort_static_int8(fp32_path, int8_path, split.x_train[:64])
     assert q.int8_weight_fraction(int8_path) == 1.0
     # uint8 weights where int8 ones would saturate ONNX Runtime's x86 kernels (no VNNI), int8 where they would not.
     types = {t.data_type for t in onnx.load(int8_path).graph.initializer if len(t.dims) >= 2}
-    assert types == {onnx.TensorProto.INT8 if q.ort_weight_type() == "int8" else onnx.TensorProto.UINT8}
+    assert types == {onnx.TensorProto.INT8 if ort_weight_type() == "int8" else onnx.TensorProto.UINT8}
     ops = {node.op_type for node in onnx.load(int8_path).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert os.path.getsize(fp32_path) / os.path.getsize(int8_path) > 1.8  # tiny net: zero points and scales weigh
@@ -95,7 +96,7 @@ def test_onnx_export_takes_any_batch_and_layer_times_cover_every_convolution(tra
     model, split = trained
     fp32_path, int8_path = str(tmp_path / "fp32.onnx"), str(tmp_path / "int8.onnx")
     to_onnx(model, fp32_path)
-    q.ort_static_int8(fp32_path, int8_path, split.x_train[:64])
+    ort_static_int8(fp32_path, int8_path, split.x_train[:64])
     int8 = onnxruntime_runner(int8_path)
     x = split.x_test[: q.THROUGHPUT_BATCH].numpy()
     expected = np.concatenate([int8(x[i : i + 1]) for i in range(len(x))])

@@ -233,6 +233,9 @@ def port_section(records: list[dict[str, Any]]) -> str:
             speedup = figures.get("int8_speedup", 0)
             name = RUNTIME_NAMES.get(runtime, runtime)
             rows.append((f"int8 in {name} with {block} kept in fp32: agreement (speed-up {speedup:.2f}×)", figures["agreement"]))
+    rewrite = m.get("prelu_rewrite", {})  # measured in the same run: PRelu native vs written as Relu/Neg/Mul/Sub
+    if "speedup" in rewrite:
+        rows.append(("ONNX Runtime, fp32: speed-up from writing each PRelu as Relu, Neg, Mul, Sub", rewrite["speedup"]))
     rows = [{"what": what, "value": value} for what, value in rows]
     return (
         "## The original vs our port\n\n"
