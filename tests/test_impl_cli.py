@@ -234,3 +234,11 @@ def test_an_implementation_that_names_its_paper_by_an_old_id_links_to_the_curren
     link = paper_link(SimpleNamespace(catalog_id=entry.aliases[0]), catalog)
     assert link.endswith(f"(../entries/{entry.id}.md)")
     assert paper_link(SimpleNamespace(catalog_id="nosuchpaper2099"), catalog) == "nosuchpaper2099"
+
+
+def test_every_implementation_page_has_claims_to_set_ours_beside():
+    from kb.catalog.checked import load_checked_catalog
+    from reference_impls._registry import all_impls
+
+    entries = load_checked_catalog()[0].by_id()
+    assert [spec.id for spec in all_impls() if not entries[spec.catalog_id].claims] == []

@@ -227,3 +227,10 @@ def test_json_schema_forbids_unknown_keys_and_documents_every_field() -> None:
 
 def test_id_without_authors_uses_two_title_words() -> None:
     assert make_id([], 1990, "Optimal Brain Damage") == "optimal1990brain"
+
+
+def test_a_claim_without_a_number_reads_as_stated() -> None:
+    from kb.catalog.schema import Claim
+
+    assert Claim(what="Shared layers generalize better", where="Abstract").figure == "stated, no figure"
+    assert Claim(what="ImageNet top-1", value=70.6, unit="%", where="Table 8").figure == "70.6 %"

@@ -232,7 +232,7 @@ def entry_yaml(entry: Entry) -> str:
     data = entry.model_dump(mode="json", exclude_defaults=True)
     data["added"] = entry.added  # a YAML date, not a quoted string
     for claim in data.get("claims", []):
-        if float(claim["value"]).is_integer():
+        if claim.get("value") is not None and float(claim["value"]).is_integer():
             claim["value"] = int(claim["value"])
     body = yaml.dump(data, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=110)
     return f"# yaml-language-server: $schema=../{SCHEMA_FILE}\n{body}"

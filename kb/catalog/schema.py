@@ -158,9 +158,20 @@ class Claim(Strict):
     """A headline number the paper reports, so that our measurements can stand beside it."""
 
     what: Text(200, 3) = Field(description="What was measured, with model and data, e.g. `ImageNet top-1`.")
-    value: float = Field(description="The number as reported.")
-    unit: Text(30, 0) = Field(description="Its unit: `%`, `x`, `M params`, `M MACs`, `ms`, ... (empty for a count).")
+    value: float | None = Field(
+        default=None,
+        description="The number as reported; left out for a finding the paper states without one (in its abstract, "
+        "say), which the site then shows as stated, not as a figure.",
+    )
+    unit: Text(30, 0) = Field(
+        default="", description="Its unit: `%`, `x`, `M params`, `M MACs`, `ms`, ... (empty for a count)."
+    )
     where: Text(100, 2) = Field(description="Where the paper reports it, e.g. `Table 8` or `Section 4.2`.")
+
+    @property
+    def figure(self) -> str:
+        """The value with its unit as a reader sees it, or "stated, no figure" for a finding without a number."""
+        return "stated, no figure" if self.value is None else f"{self.value:g} {self.unit}".strip()
 
 
 class Source(Strict):

@@ -94,7 +94,7 @@ def versus_section(spec: Any, catalog: Catalog, records: list[dict[str, Any]]) -
         versus = next((v for v in spec.versus if claim.what.lower().startswith(v.claim.lower())), None)
         row = {
             "claim": f"{claim.what} ({claim.where})",
-            "paper": f"{claim.value:g} {claim.unit}".strip(),
+            "paper": claim.figure,
             "ours": "—",
             "our setting": "not measured by this implementation",
             "effect reproduced": "—",
@@ -115,7 +115,7 @@ def versus_section(spec: Any, catalog: Catalog, records: list[dict[str, Any]]) -
                 if isinstance(versus.ours, str) and spread.get(versus.ours, 0) > noise and seeds > 1:
                     ours += f" ± {spread[versus.ours] * versus.scale:.2g} ({seeds} seeds)"
                 row["ours"] = ours
-            if versus.within is not None and value is not None:
+            if versus.within is not None and value is not None and claim.value is not None:
                 close = abs(value * versus.scale - claim.value) <= versus.within * abs(claim.value)
                 effect = versus.effect or f"within {versus.within:.0%} of the paper's figure"
                 row["effect reproduced"] = ("yes" if close else "no") + f": {effect}"

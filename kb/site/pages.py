@@ -200,7 +200,7 @@ def render_entry(catalog: Catalog, entry: Entry, link_status: Callable[[str], st
         status = link_status or (lambda _url: "")
         parts.append("## Links\n\n" + "\n".join(f"- {link(u, u)} {status(u)}".rstrip() for u in urls) + "\n")
     if entry.claims:
-        claim_rows = [[escape(c.what), f"{c.value:g} {escape(c.unit)}", escape(c.where)] for c in entry.claims]
+        claim_rows = [[escape(c.what), escape(c.figure), escape(c.where)] for c in entry.claims]
         parts.append("## Claims of the paper\n\n" + table(["Claim", "Value", "Where"], claim_rows))
     if entry.sources:
         parts.append(
