@@ -123,3 +123,29 @@ def test_every_runtime_keeps_the_named_block_in_float(model, tmp_path):
     lite_convs = [op for op in interpreter._get_ops_details() if "CONV_2D" in op["op_name"]]
     assert len(lite_convs) == convs
     assert sum(tensors[op["inputs"][1]]["dtype"] == np.float32 for op in lite_convs) == len(kept)
+
+
+@pytest.mark.slow
+def test_int8_kept_rebuilds_the_int8_files_only_and_scores_them(model, tmp_path):
+    """`int8_kept` reuses the fp32 `.tflite` it is given, writes a new int8 one, and scores and times each runtime."""
+    from reference_impls import _shipped_bench
+
+    calibration = torch.rand(2, 3, 192, 192) * 2 - 1
+    exported = _shipped_bench.export_port(model, calibration, tmp_path, ("onnxruntime", "litert"))
+    scored = []
+
+    def score(outputs):
+        scored.append(outputs)
+        return {"agreement": 1.0}
+
+    folder, images = tmp_path / "kept", calibration.numpy()
+    result = _shipped_bench.int8_kept(model, calibration, fs.blocks(model)["heads"], exported, folder, images, score, 2)
+    assert sorted(result) == ["litert", "onnxruntime"]
+    assert not (folder / "port.tflite").exists() and (folder / "port_int8.tflite").exists()
+    for name, figures in result.items():
+        assert (
+            figures["int8_bytes"]
+            == (folder / ("port_int8.onnx" if name == "onnxruntime" else "port_int8.tflite")).stat().st_size
+        )
+        assert figures["int8_speedup"] > 0
+    assert [len(outputs) for outputs in scored] == [2, 2] and all(len(o) == 2 for o in scored[0])
