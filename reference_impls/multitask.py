@@ -161,7 +161,7 @@ PAPER_VS_OURS = (
         "Related tasks learned in parallel",
         "shared_accuracy",
         setting="digit-class test accuracy of the shared net, stroke thickness as the second task, on MNIST; the same "
-        "architecture trained for the class alone is the baseline (`separate_accuracy`)",
+        "architecture trained for the class alone is the baseline (separate accuracy, in the record below)",
         effect="the shared net classifies digits more accurately than the class net trained alone (means over seeds)",
         holds=lambda m: m["shared_accuracy"] > m["separate_accuracy"],
     ),
