@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,14 +109,15 @@ def to_onnx(
     *,
     dynamic_batch: bool = False,
     keep: Sequence[str] = (),
-    prelu_as_relus: bool = True,
+    as_convolutions: Collection[str] = ("PRelu",),
 ) -> dict[str, Any]:
     """Export with the dynamo-based exporter (torch.export, then ONNX ops), weights inside the file, input `x`.
 
     The exporter annotates every node with its Python stack trace and module path; a shipped model carries no
     such debug text, and it would inflate the file whose size we report, so it is dropped. Before that, the names of
     the nodes that the submodules in `keep` produced are recorded as `float_nodes` (for a quantizer to exclude).
-    `dynamic_batch` leaves the batch size free; `prelu_as_relus=False` keeps ONNX's own `PRelu` (see below).
+    `dynamic_batch` leaves the batch size free; `as_convolutions` names the operators, of `PRelu` and `Pad`, that
+    are written as 1×1 convolutions for ONNX Runtime's blocked layout (see `_for_blocked_layout`).
     """
     import onnx
 
@@ -125,8 +126,9 @@ def to_onnx(
         model, (x,), input_names=["x"], dynamic_shapes=shapes, dynamo=True, external_data=False, verbose=False
     )
     proto = program.model_proto
-    if prelu_as_relus:
-        _prelu_as_relus(proto.graph)
+    if unknown := set(as_convolutions) - {"PRelu", "Pad"}:
+        raise ValueError(f"as_convolutions takes PRelu and Pad, not {sorted(unknown)}")
+    _for_blocked_layout(proto, as_convolutions)
     kept = []
     for node in proto.graph.node:
         scopes = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), "[]")
@@ -138,32 +140,84 @@ def to_onnx(
     return {"onnx_nodes": len(proto.graph.node)} | ({"float_nodes": kept} if keep else {})
 
 
-def _prelu_as_relus(graph: Any) -> None:
-    """Rewrite every `PRelu(x, a)` as `Relu(x) - a · Relu(-x)`, the same function in operators ONNX Runtime runs fast.
+def _for_blocked_layout(proto: Any, ops: Collection[str]) -> None:
+    """Write the `ops` that take ONNX Runtime out of its blocked layout as convolutions that stay in it.
 
-    ONNX Runtime's CPU `PRelu` with a per-channel slope is slow beside the convolutions it follows; the four other
-    operators give the same outputs in less time. The face mesh's record measures it (`prelu_rewrite`): both files
-    timed call by call, the native file's time per operator type, and their largest difference.
+    ONNX Runtime's CPU provider runs convolutions, pooling, `Add` and `Relu` in a blocked channel layout (NCHWc) and
+    converts back to NCHW around any other operator, then forward again after it. Two operators of the BlazeFace
+    family cost such a round trip each time: `PRelu` with a per-channel slope, and the `Pad` of the channel axis
+    alone that widens a zero-padded shortcut. Both are linear maps a 1×1 convolution can carry:
+
+    - `PRelu(x, a) = Relu(x) + a′ · Relu(−x)` with `a′ = −a`, where `−x` and `a′ ·` are depthwise 1×1 convolutions
+      (weights −1 and −a); the sum fuses into the second convolution;
+    - a channel pad from C to C′ channels is the 1×1 convolution whose weights are the C′ × C identity.
+
+    The outputs are the same up to float rounding. Which pays depends on the model: the identity convolution costs
+    C′ × C multiply-adds per pixel, as much as a pointwise layer. The records of the face mesh and of the front
+    detector measure it (`onnx_rewrite`: the file without and with the rewrite timed call by call, each one's time
+    per operator type, and their largest difference). A `PRelu` whose slope is not a constant, or a `Pad` of other
+    axes, stays as it is.
     """
+    import numpy as np
     import onnx
+    from onnx import numpy_helper
+
+    graph = proto.graph
+    constants = {tensor.name: tensor for tensor in graph.initializer}
+    inferred = onnx.shape_inference.infer_shapes(proto).graph if "Pad" in ops else graph
+    channels = {  # the channel count of every 4-D value, from ONNX's shape inference
+        info.name: info.type.tensor_type.shape.dim[1].dim_value
+        for info in [*inferred.input, *inferred.value_info]
+        if len(info.type.tensor_type.shape.dim) == 4
+    }
+
+    def constant(name: str, array: Any) -> str:
+        graph.initializer.append(numpy_helper.from_array(array.astype(np.float32), name))
+        return name
+
+    def conv(inputs: list[str], output: str, name: str, groups: int = 1) -> Any:
+        return onnx.helper.make_node("Conv", inputs, [output], name=name, group=groups, kernel_shape=[1, 1])
 
     nodes = []
     for node in graph.node:
-        if node.op_type != "PRelu":
-            nodes.append(node)
-            continue
-        (x, slope), (y,), name = node.input, node.output, node.name
-        nodes += [
-            onnx.helper.make_node("Relu", [x], [f"{name}_positive"], name=f"{name}_relu"),
-            onnx.helper.make_node("Neg", [x], [f"{name}_negated"], name=f"{name}_neg"),
-            onnx.helper.make_node("Relu", [f"{name}_negated"], [f"{name}_negative"], name=f"{name}_relu_negated"),
-            onnx.helper.make_node("Mul", [slope, f"{name}_negative"], [f"{name}_scaled"], name=f"{name}_mul"),
-            onnx.helper.make_node("Sub", [f"{name}_positive", f"{name}_scaled"], [y], name=f"{name}_sub"),
-        ]
-        for added in nodes[-5:]:  # the new nodes belong to the PReLU's module (for `keep`)
+        name, rewritten = node.name, []
+        if node.op_type == "PRelu" and "PRelu" in ops and node.input[1] in constants:
+            (x, slope), (y,) = node.input, node.output
+            a = numpy_helper.to_array(constants[slope]).reshape(-1, 1, 1, 1)
+            negate = constant(f"{name}_minus_one", -np.ones_like(a))
+            scale = constant(f"{name}_minus_slope", -a)
+            rewritten = [
+                onnx.helper.make_node("Relu", [x], [f"{name}_positive"], name=f"{name}_relu"),
+                conv([x, negate], f"{name}_negated", f"{name}_negate", groups=len(a)),
+                onnx.helper.make_node("Relu", [f"{name}_negated"], [f"{name}_negative"], name=f"{name}_relu_negated"),
+                conv([f"{name}_negative", scale], f"{name}_scaled", f"{name}_scale", groups=len(a)),
+                onnx.helper.make_node("Add", [f"{name}_positive", f"{name}_scaled"], [y], name=f"{name}_add"),
+            ]
+        elif node.op_type == "Pad" and "Pad" in ops and _channel_pad(node, constants) and channels.get(node.input[0]):
+            c_in = channels[node.input[0]]
+            c_out = c_in + int(numpy_helper.to_array(constants[node.input[1]])[5])
+            identity = constant(f"{name}_identity", np.eye(c_out, c_in).reshape(c_out, c_in, 1, 1))
+            rewritten = [conv([node.input[0], identity], node.output[0], f"{name}_conv")]
+        for added in rewritten:  # the new nodes belong to the replaced node's module (for `keep`)
             added.metadata_props.extend(node.metadata_props)
+        nodes += rewritten or [node]
     del graph.node[:]
     graph.node.extend(nodes)
+
+
+def _channel_pad(node: Any, constants: dict[str, Any]) -> bool:
+    """Whether a `Pad` node zero-pads only the end of the channel axis of a 4-D tensor, with constant pads."""
+    from onnx import numpy_helper
+
+    mode = next((a.s for a in node.attribute if a.name == "mode"), b"constant")
+    if mode != b"constant" or len(node.input) > 3 or node.input[1] not in constants:
+        return False
+    if len(node.input) == 3 and node.input[2]:  # a fill value other than the default zero
+        fill = constants.get(node.input[2])
+        if fill is None or numpy_helper.to_array(fill).any():
+            return False
+    pads = numpy_helper.to_array(constants[node.input[1]]).reshape(-1)
+    return pads.size == 8 and pads[5] > 0 and not pads[[0, 1, 2, 3, 4, 6, 7]].any()
 
 
 def load_onnxruntime(path: Path, threads: int) -> Runner:

@@ -66,6 +66,7 @@ def export_port(
     runtimes: Sequence[str] = RUNTIMES,
     keep: Sequence[str] = (),
     fp32: dict[str, Exported] | None = None,
+    as_convolutions: Sequence[str] = ("PRelu",),
 ) -> dict[str, Exported]:
     """The port in each of `runtimes`, fp32 and int8 (calibrated on `calibration`, (N, C, H, W)), under `folder`.
 
@@ -73,13 +74,13 @@ def export_port(
     runtime's int8 file: PT2E leaves them unannotated for ExecuTorch and LiteRT, and ONNX Runtime's quantizer
     excludes the ONNX nodes they produced. `fp32` (an earlier call's result) reuses those fp32 files for ExecuTorch
     and LiteRT instead of lowering the same graph again; ONNX Runtime's is re-exported, for the names of the kept
-    nodes its quantizer must skip.
+    nodes its quantizer must skip. `as_convolutions` goes to `to_onnx`: the operators written as 1×1 convolutions.
     """
     wrapped, example = Named(model.eval()).eval(), calibration[:1]
     found = {}
     if "onnxruntime" in runtimes:
         full, int8 = folder / "port.onnx", folder / "port_int8.onnx"
-        exported = to_onnx(wrapped, example, full, keep=keep)
+        exported = to_onnx(wrapped, example, full, keep=keep, as_convolutions=as_convolutions)
         ort_static_int8(str(full), str(int8), calibration, percentile=True, exclude=exported.get("float_nodes", ()))
         found["onnxruntime"] = Exported("onnxruntime", full, int8)
     if "executorch" in runtimes:
@@ -150,23 +151,28 @@ def int8_kept(
     return result
 
 
-def prelu_rewrite(model: nn.Module, example: torch.Tensor, rewritten: Path, folder: Path, runs: int) -> dict[str, Any]:
-    """What `export.to_onnx` writing each `PRelu` as `Relu`, `Neg`, `Mul` and `Sub` does in ONNX Runtime.
+def onnx_rewrite(
+    model: nn.Module, example: torch.Tensor, ops: Sequence[str], folder: Path, runs: int
+) -> dict[str, Any]:
+    """What `export.to_onnx` writing `ops` as 1×1 convolutions (`as_convolutions`) does in ONNX Runtime.
 
-    The same port exported with the native operator, beside the rewritten file, timed call by call at one thread;
-    where the native file's kernel time goes, by ONNX Runtime's profiler; and the largest difference between the two.
+    The port exported without any rewrite and with `ops` rewritten, timed call by call at one thread; where each
+    file's kernel time goes, by ONNX Runtime's profiler; and the largest difference between the two.
     """
-    native = folder / "port_native_prelu.onnx"
-    to_onnx(Named(model.eval()).eval(), example, native, prelu_as_relus=False)
+    native, rewritten = folder / "port_native_ops.onnx", folder / "port_rewritten_ops.onnx"
+    to_onnx(Named(model.eval()).eval(), example, native, as_convolutions=())
+    to_onnx(Named(model.eval()).eval(), example, rewritten, as_convolutions=ops)
     first, second = (RUNTIME_LOADERS["onnxruntime"](path, 1) for path in (native, rewritten))
     x = example.numpy()
     native_ms, rewritten_ms = paired_latency(lambda: first(x), lambda: second(x), runs=runs)
     return {
+        "rewritten_ops": list(ops),
         "native_p50_ms": native_ms,
         "rewritten_p50_ms": rewritten_ms,
         "speedup": native_ms / rewritten_ms,
         "max_abs_diff": max_abs_diff(first(x), second(x)),
         "native_op_time_share": op_time_share(onnxruntime_node_times(str(native), {"x": x}, runs=runs)),
+        "rewritten_op_time_share": op_time_share(onnxruntime_node_times(str(rewritten), {"x": x}, runs=runs)),
     }
 
 

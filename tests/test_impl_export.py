@@ -78,22 +78,44 @@ def test_unknown_format_is_refused(tmp_path):
         export_all(separable_conv(channels=4), torch.randn(1, 4, 4, 4), tmp_path, ["tflite", "caffe"])
 
 
-def test_onnx_export_writes_prelu_as_relus_and_lists_a_kept_modules_nodes(tmp_path):
-    """`PRelu` becomes Relu/Neg/Relu/Mul/Sub with the same outputs; `keep` names the nodes of that module."""
+class _PaddedShortcut(torch.nn.Module):
+    """BlazeFace's pattern: conv, plus the input zero-padded on the channel axis, then PReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.act = torch.nn.Conv2d(3, 5, 3, padding=1), torch.nn.PReLU(5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = torch.nn.functional.pad(x, (0, 0, 0, 0, 0, 2))  # 3 -> 5 channels
+        return torch.nn.functional.pad(self.act(self.conv(x) + shortcut), (1, 0, 0, 1))  # a spatial pad stays
+
+
+def test_onnx_export_writes_prelu_and_channel_pads_as_convolutions_and_lists_a_kept_modules_nodes(tmp_path):
+    """`PRelu` and the channel `Pad` become 1×1 convolutions with the same outputs; `keep` names the PReLU's nodes."""
     import numpy as np
     import onnx
 
     from reference_impls._export import load_onnxruntime, to_onnx
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.PReLU(4), torch.nn.Conv2d(4, 2, 1)).eval()
+    model = _PaddedShortcut().eval()
     with torch.no_grad():
-        model[1].weight.uniform_(0.1, 0.9)
+        model.act.weight.copy_(torch.tensor([-0.7, 0.0, 0.3, 1.0, 1.4]))  # slopes of every sign, and above 1
     x = torch.randn(1, 3, 8, 8)
-    record = to_onnx(torch.nn.Sequential(model).eval(), x, tmp_path / "m.onnx", keep=("0.1",))
+    both = ("PRelu", "Pad")
+    record = to_onnx(torch.nn.Sequential(model).eval(), x, tmp_path / "m.onnx", keep=("0.act",), as_convolutions=both)
     ops = [n.op_type for n in onnx.load(str(tmp_path / "m.onnx")).graph.node]
-    assert "PRelu" not in ops and ops.count("Relu") == 2 and "Neg" in ops
+    assert "PRelu" not in ops and ops.count("Pad") == 1 and ops.count("Conv") == 4 and ops.count("Relu") == 2
     assert len(record["float_nodes"]) == 5  # the rewrite's five nodes, all in the PReLU's module
-    ours = load_onnxruntime(tmp_path / "m.onnx", 1)(x.numpy())[0]
+    to_onnx(model, x, tmp_path / "default.onnx")  # PRelu only
+    default = [n.op_type for n in onnx.load(str(tmp_path / "default.onnx")).graph.node]
+    assert "PRelu" not in default and default.count("Pad") == 2 and default.count("Conv") == 3
+    to_onnx(model, x, tmp_path / "native.onnx", as_convolutions=())
+    native = [n.op_type for n in onnx.load(str(tmp_path / "native.onnx")).graph.node]
+    assert native.count("PRelu") == 1 and native.count("Pad") == 2 and native.count("Conv") == 1
     with torch.no_grad():
-        assert np.abs(ours - model(x).numpy()).max() < 1e-5
+        expected = model(x).numpy()
+    for path in ("m.onnx", "default.onnx", "native.onnx"):
+        assert np.abs(load_onnxruntime(tmp_path / path, 1)(x.numpy())[0] - expected).max() < 1e-5
+    with pytest.raises(ValueError, match="takes PRelu and Pad"):
+        to_onnx(model, x, tmp_path / "bad.onnx", as_convolutions=("Conv",))
