@@ -163,13 +163,14 @@ def _bench_all(args: argparse.Namespace) -> int:
         ["kb", "bench", "impls"]
         + (["--only", *args.only] if args.only else [])
         + (["--quick"] if args.quick else [])
-        + (["--seeds", ",".join(map(str, args.seeds))] if args.seeds != [0] else [])
+        + (["--seeds", ",".join(map(str, args.seeds))] if args.seeds else [])
         + (["--comparison"] if args.comparison else [])
         + (["--results", str(args.results)] if args.results != paths.RESULTS else [])
     )
     for spec in specs:
         print(f"benchmarking {spec.id} ...", file=sys.stderr)
-        path = write(benchmark(spec, quick=args.quick, command=command, seeds=args.seeds), args.results, args.quick)
+        seeds = args.seeds or list(spec.seeds)  # each experiment's own default (`@experiment(seeds=...)`)
+        path = write(benchmark(spec, quick=args.quick, command=command, seeds=seeds), args.results, args.quick)
         print(f"wrote {path}", file=sys.stderr)
     if not args.only or args.comparison:
         record = comparison(quick=args.quick, command=command)
@@ -266,8 +267,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seeds",
         type=seed_list,
-        default=[0],
-        help="comma-separated seeds; experiments run once per seed and record mean, spread and every run",
+        default=None,
+        help="comma-separated seeds; experiments run once per seed and record mean, spread and every run "
+        "(default: each experiment's own, 3 or 5 where it compares accuracies)",
     )
     parser.add_argument("--results", type=Path, default=paths.RESULTS, help="results folder")
     parser.set_defaults(handler=_bench_all)

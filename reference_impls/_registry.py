@@ -63,6 +63,7 @@ class ImplSpec:
     task: str
     module: str
     experiment: Experiment | None = field(default=None)
+    seeds: tuple[int, ...] = (0,)
     versus: tuple[Versus, ...] = ()
 
     def build(self, **kwargs: Any) -> nn.Module:
@@ -111,13 +112,17 @@ def register(
     return decorator
 
 
-def experiment(impl_id: str) -> Callable[[Experiment], Experiment]:
-    """Attach the default experiment (`run(quick=False, seed=0) -> dict`) to a registered implementation."""
+def experiment(impl_id: str, seeds: int = 1) -> Callable[[Experiment], Experiment]:
+    """Attach the default experiment (`run(quick=False, seed=0) -> dict`) to a registered implementation.
+
+    `seeds` is how many seeds (0, 1, ...) `kb bench impls` runs it with by default: at least 3 where it compares
+    accuracies, 5 where one run takes under a minute; 1 where the run has no randomness to average over.
+    """
 
     def decorator(run: Experiment) -> Experiment:
         if impl_id not in _REGISTRY:
             raise KeyError(f"register {impl_id!r} with @register before attaching its experiment")
-        _REGISTRY[impl_id].experiment = run
+        _REGISTRY[impl_id].experiment, _REGISTRY[impl_id].seeds = run, tuple(range(seeds))
         return run
 
     return decorator

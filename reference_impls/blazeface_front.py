@@ -32,9 +32,9 @@ photographs (scikit-image's and matplotlib's sample images, and a labelled face 
 `reference_impls/_face_set.py`) and records the largest raw difference, the share of the original's detections
 that the port reproduces, recall and precision for both, their latencies alternated call by call, and the int8
 port's agreement; the page's tables are generated from that results file. It also times, in ONNX Runtime, the
-shortcuts' channel pads written as 1×1 convolutions (`onnx_rewrite`), the rewrite that the face mesh's file takes
-and ours does not: this detector widens in 11 of its 16 blocks, so the identity convolutions add a pointwise layer's
-cost each time.
+shortcuts' channel pads written as 1×1 convolutions (`onnx_rewrite`), the rewrite that the face mesh's file takes.
+This detector widens in 11 of its 16 blocks, so there each identity convolution costs as much as a pointwise layer
+where it saves a layout round trip; our file keeps the pads, and the record shows what the rewrite would change.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
         _shipped_bench.score_exports(result, exported, nchw, ours, score)
         if not quick:
             result["coreml"] = _shipped_bench.coreml(model, calibration_inputs(1, seed), Path(tmp))
-            # The face mesh writes its channel pads as convolutions for ONNX Runtime; measured here, not taken.
+            # The face mesh writes its channel pads as convolutions for ONNX Runtime; timed here, not taken.
             result["onnx_rewrite"] = _shipped_bench.onnx_rewrite(
                 model, torch.from_numpy(nchw[:1]), ("Pad",), Path(tmp), runs
             )

@@ -268,7 +268,7 @@ def lenet_300_100() -> nn.Module:
     return LeNet300100()
 
 
-@experiment("deep_compression")
+@experiment("deep_compression", seeds=5)
 def run(quick: bool = False, seed: int = 0, bits: int = 6) -> dict[str, Any]:
     """Prune, quantize and Huffman-code LeNet-300-100; decode it and score the decoded model."""
     split = subset(mnist()) if quick else mnist()

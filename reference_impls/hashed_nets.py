@@ -158,7 +158,7 @@ def hashed_net(compression: float = 1 / 8) -> nn.Module:
     return HashedNet(compression)
 
 
-@experiment("hashed_nets")
+@experiment("hashed_nets", seeds=5)
 def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Train the full net, then a HashedNet and an equally small dense net at each compression factor."""
     split = subset(mnist()) if quick else mnist()

@@ -174,7 +174,7 @@ def shared_net() -> nn.Module:
     return SharedNet()
 
 
-@experiment("multitask")
+@experiment("multitask", seeds=3)
 def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Train the shared net and the two separate nets on both tasks; compare cost and quality."""
     # Small models: a second thread costs more in synchronisation than it saves, and on a shared machine

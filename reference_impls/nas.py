@@ -202,7 +202,7 @@ def searched_net(arch: tuple[int, ...] = DEFAULT_ARCH) -> nn.Module:
     return build_net(arch)
 
 
-@experiment("nas")
+@experiment("nas", seeds=3)
 def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """REINFORCE and random search over the space with the MnasNet reward; fronts, hypervolumes, best nets."""
     # Small models: a second thread costs more in synchronisation than it saves, and on a shared machine

@@ -360,7 +360,7 @@ def small_mobilenet(width: int = 64) -> nn.Module:
     return SmallMobileNet(width)
 
 
-@experiment("quantization")
+@experiment("quantization", seeds=5)
 def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Train the fp32 net, quantize it four ways (PT2E→ExecuTorch, ONNX Runtime QDQ, LiteRT, QAT), measure each."""
     # Small models: a second thread costs more in synchronisation than it saves, and on a shared machine

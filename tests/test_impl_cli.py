@@ -170,6 +170,27 @@ def test_bench_over_several_seeds_records_means_spreads_and_every_run(tmp_path):
     assert "± " in page and "3 seeds" in page
 
 
+def test_each_committed_record_is_what_plain_kb_bench_impls_writes():
+    """`make bench` (plain `kb bench impls`) re-measures every committed record as it is: same seeds, same command.
+
+    An experiment that compares accuracies runs over at least 3 seeds by default, 5 where one run takes under a
+    minute (`@experiment(seeds=...)`); distillation runs its five seeds inside one experiment.
+    """
+    from kb.site.impl_pages import load_results
+    from reference_impls._registry import all_impls, get
+
+    results = load_results()
+    for spec in all_impls():
+        for record in results.get(spec.id, []):
+            assert record["command"].startswith(f"kb bench impls --only {spec.id}"), record["_file"]
+            assert "--seeds" not in record["command"], record["_file"]
+            if len(spec.seeds) > 1:
+                assert record["seeds"] == list(spec.seeds), record["_file"]
+    compared = ("binary", "blazeface_pruning", "combined", "deep_compression", "hashed_nets", "low_rank", "multitask")
+    for impl_id in (*compared, "nas", "pruning", "quantization"):
+        assert len(get(impl_id).seeds) >= 3, impl_id
+
+
 @pytest.mark.parametrize("seeds", ["x", "1,1", ""])
 def test_bench_refuses_a_bad_seed_list_with_a_usage_line(seeds, capsys):
     with pytest.raises(SystemExit) as stop:
