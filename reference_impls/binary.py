@@ -281,7 +281,7 @@ def xnor_lenet(mode: str = "xnor") -> nn.Module:
     return BinaryLeNet(mode)
 
 
-@experiment("binary", seeds=3)
+@experiment("binary", seeds=5)
 def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Train the full-precision, BWN and XNOR nets alike; measure accuracy, storage and the kernel's exactness."""
     split = subset(mnist()) if quick else mnist()

@@ -158,7 +158,7 @@ def blazeface_pruning() -> nn.Module:
     return bf.blazeface_front()
 
 
-@experiment("blazeface_pruning", seeds=5)
+@experiment("blazeface_pruning", seeds=3)
 def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Agreement vs sparsity without retraining, then distillation at two sparsities, on real photographs."""
     seed_everything(seed)

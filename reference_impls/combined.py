@@ -142,7 +142,7 @@ def student() -> nn.Module:
     return LeNet300100()
 
 
-@experiment("combined", seeds=3)
+@experiment("combined", seeds=5)
 def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Teacher → distilled student → pruned student → INT8 student, against the student trained from scratch."""
     # Small models: a second thread costs more in synchronisation than it saves, and on a shared machine

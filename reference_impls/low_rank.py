@@ -193,7 +193,7 @@ def low_rank_lenet5(energy: float = 0.9) -> nn.Module:
     return decompose(LeNet5(), energy)[0]
 
 
-@experiment("low_rank", seeds=5)
+@experiment("low_rank", seeds=3)
 def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Train LeNet-5, factorize it at several energy levels, fine-tune each, and pick a rank on validation."""
     split = subset(mnist()) if quick else mnist()

@@ -338,7 +338,7 @@ def lenet_300_100() -> nn.Module:
     return LeNet300100()
 
 
-@experiment("pruning", seeds=3)
+@experiment("pruning", seeds=5)
 def run(quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Prune LeNet-300-100 and LeNet-5 on MNIST; flat figures for LeNet-300-100, `conv_*` for LeNet-5."""
     split = mnist()
